@@ -85,7 +85,7 @@ def parse_amount(text: str, code: str) -> int:
             "CH20",
             f"amount {text} has {len(fraction)} decimals; {code} allows {cur.exponent}",
         )
-    minor = int(whole) * 10**cur.exponent + int(fraction.ljust(cur.exponent, "0") or "0")
+    minor: int = int(whole) * 10**cur.exponent + int(fraction.ljust(cur.exponent, "0") or "0")
     if minor > AMOUNT_MINOR_MAX:
         raise MoneyError("AM02", f"amount {text} {code} is over the network's limit")
     return minor

@@ -115,7 +115,8 @@ class Batch:
 
     @staticmethod
     def empty() -> Batch:
-        return Batch(*(np.zeros(0, dtype=dtype) for _, dtype in COLUMNS))
+        columns: dict[str, Any] = {name: np.zeros(0, dtype=dtype) for name, dtype in COLUMNS}
+        return Batch(**columns)
 
     @staticmethod
     def of_transfers(
@@ -317,7 +318,7 @@ def _int64(value: object, name: str, row: int) -> int:
 def admin_fields(command: AdminCommand) -> dict[str, Any]:
     """The JSON fields of an administrative command (enums as their values)."""
     fields: dict[str, Any] = {}
-    for name in command.__slots__:  # type: ignore[attr-defined]
+    for name in command.__slots__:
         value = getattr(command, name)
         if name == "id":
             continue

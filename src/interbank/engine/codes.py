@@ -57,6 +57,7 @@ class ResultCode(IntEnum):
     LIMIT_REACHED = 56
     NAME_INVALID = 57
     ACCOUNT_EXISTS_FOR_CURRENCY = 58
+    ACCOUNT_NOT_FOUND = 59
 
     @property
     def reason(self) -> str:
@@ -145,6 +146,7 @@ _REASONS: dict[ResultCode, tuple[str, str]] = {
         "DUPL",
         "the participant already has an account of this kind in this currency",
     ),
+    ResultCode.ACCOUNT_NOT_FOUND: ("AC01", "the account does not exist"),
 }
 
 assert set(_REASONS) == set(ResultCode), "every result code needs a reason and a text"

@@ -9,7 +9,7 @@ Every command carries ``id``: an unsigned 128-bit idempotency id chosen by its s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 from interbank.engine.codes import ResultCode
 
@@ -37,12 +37,12 @@ class Kind(IntEnum):
 MONEY_KIND_MAX = 15  # kinds up to here run in the transfer kernel
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     CENTRAL_BANK = "central_bank"
     DIRECT = "direct"
 
 
-class AccountKind(str, Enum):
+class AccountKind(StrEnum):
     SETTLEMENT = "settlement"
     ISSUANCE = "issuance"
 
