@@ -1,0 +1,30 @@
+"""Scenarios and the simulator: synthetic networks and business days, fed to the engine.
+
+This part owns deterministic generators: the demo network (five central banks and
+their commercial banks, accounts, credit lines and opening funding) and a synthetic
+business day of payments as columnar batches, plus the summary of a day's results.
+Everything is drawn from a ``random.Random`` seeded by the caller, never from the
+global random source or a clock, so a seed names one exact day. It may import
+``interbank.engine`` and ``interbank.money`` only.
+"""
+
+from interbank.sim.day import DayPlan, plan_day
+from interbank.sim.network import (
+    CURRENCIES,
+    Network,
+    SimAccount,
+    SimBank,
+    demo_network,
+)
+from interbank.sim.summary import DaySummary
+
+__all__ = [
+    "CURRENCIES",
+    "DayPlan",
+    "DaySummary",
+    "Network",
+    "SimAccount",
+    "SimBank",
+    "demo_network",
+    "plan_day",
+]
