@@ -1,0 +1,580 @@
+"""The node: the single writer loop in front of the engine.
+
+For every group of commands it does, in this order: stamp (the one clock read in the
+system), append to the journal (durable on return), apply to the engine, answer. A
+caller therefore hears a result only after its command is durable, and replaying the
+journal rebuilds exactly the state the callers were answered from.
+
+Group commit without a writer thread: the first caller that finds no writer at work
+becomes the writer (the "leader"), takes every queued request up to
+``batch_size_max`` commands, commits them as one journal entry, and hands results to
+their callers; callers that arrive meanwhile queue up and ride on the next entry.
+A single-threaded caller therefore pays no thread hand-off at all, and many threads
+share one fsync per entry. It may import ``journal``, ``engine`` and ``views``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import numpy as np
+
+from interbank.engine import Batch, BatchResult, Command, Engine, EngineSettings, Result
+from interbank.engine.batch import FLAG_LINKED
+from interbank.journal import (
+    META_ENGINE_SETTINGS,
+    Head,
+    JournalBackend,
+    JournalError,
+    Recovery,
+    ReplayStats,
+    SnapshotRecord,
+    VerifyReport,
+    engine_settings_json,
+    engine_settings_of,
+    next_entry,
+    open_journal,
+    recover,
+    replay_journal,
+    settings_agree,
+    verify_journal,
+)
+
+_LINGER_US_MAX = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """Limits of the writer loop. Units are in the names."""
+
+    # Commands in one journal entry (one engine batch, one transaction). 8190 keeps an
+    # entry's packed batch near 540 KB.
+    batch_size_max: int = 8190
+    # How long a writer waits for more callers to fill a group, when others are about.
+    linger_us: int = 200
+    # Write a snapshot after this many commands since the last one.
+    snapshot_every_commands: int = 1_000_000
+    # Snapshots kept in the journal; older ones are dropped (the entries never are).
+    snapshots_kept_max: int = 3
+    # Commands waiting for the writer; further callers block until there is room.
+    submit_queue_commands_max: int = 1 << 20
+    # Write a snapshot on a clean close, so the next open replays nothing.
+    snapshot_on_close: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size_max <= 1 << 20:
+            raise ValueError("batch_size_max is between 1 and 1048576 commands")
+        if not 0 <= self.linger_us <= _LINGER_US_MAX:
+            raise ValueError(f"linger_us is between 0 and {_LINGER_US_MAX}")
+        if self.snapshot_every_commands < 1:
+            raise ValueError("snapshot_every_commands is at least 1")
+        if self.snapshots_kept_max < 1:
+            raise ValueError("snapshots_kept_max is at least 1")
+        if self.submit_queue_commands_max < self.batch_size_max:
+            raise ValueError("submit_queue_commands_max must hold at least one full batch")
+
+
+class NodeError(Exception):
+    """Base of the node's own errors; the message is meant for an operator."""
+
+
+class NodeClosedError(NodeError):
+    """The node was closed; nothing more is accepted."""
+
+
+class NodeFailedError(NodeError):
+    """The node stopped itself after an error that left its state uncertain.
+
+    Nothing acknowledged is lost: reopening the journal recovers the durable state.
+    """
+
+
+class SettingsMismatchError(NodeError):
+    """The engine settings asked for differ from those the journal was written with."""
+
+
+@dataclass(slots=True)
+class _Request:
+    """One caller's batch (at most ``batch_size_max`` rows) waiting for its result."""
+
+    batch: Batch
+    result: BatchResult | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass(slots=True)
+class _WriterState:
+    """What the writer role guards: touched only by the thread holding that role."""
+
+    head: Head
+    commands_since_snapshot: int
+    snapshot_seq: int
+    failure: BaseException | None = None
+    queue: deque[_Request] = field(default_factory=deque)
+
+
+class Node:
+    """A durable engine: journal + engine + the writer loop. Use ``Node.open``.
+
+    Thread-safe: any number of threads may call ``submit``/``submit_batch``. ``engine``
+    is the live engine for read-only views; reading it while other threads submit sees
+    a state that may change under the reader, so take ``quiesced()`` for a stable read.
+    """
+
+    def __init__(
+        self,
+        backend: JournalBackend,
+        recovery: Recovery,
+        settings: NodeSettings,
+    ) -> None:
+        assert settings.batch_size_max <= recovery.engine.settings.batch_commands_max
+        self._backend = backend
+        self._engine = recovery.engine
+        self._settings = settings
+        self.recovery = recovery
+        self._state = _WriterState(
+            head=recovery.head,
+            commands_since_snapshot=recovery.commands_replayed,
+            snapshot_seq=recovery.snapshot_seq,
+        )
+        # One condition guards the queue and the writer role; waiters are callers
+        # whose requests are queued, callers blocked by backpressure, and close().
+        self._condition = threading.Condition(threading.Lock())
+        self._queued_commands = 0
+        self._writer_busy = False
+        self._callers_inside = 0
+        self._closed = False
+
+    # --- opening and closing -------------------------------------------------------
+
+    @staticmethod
+    def open(
+        db: str,
+        *,
+        settings: NodeSettings | None = None,
+        engine_settings: EngineSettings | None = None,
+        create: bool = False,
+    ) -> Node:
+        """Open the journal at ``db`` (a SQLite path), recover the state, and be ready.
+
+        ``create`` makes a new journal when there is none. ``engine_settings`` are
+        stored in a new journal; for an existing one they default to the stored ones and
+        must agree with them (SettingsMismatchError), because replay must compute what
+        the writer computed.
+        """
+        settings = settings or NodeSettings()
+        metadata = {META_ENGINE_SETTINGS: engine_settings_json(engine_settings or EngineSettings())}
+        backend = open_journal(db, create=create, writer=True, metadata=metadata)
+        try:
+            stored = engine_settings_of(backend.metadata(), backend.location)
+            if engine_settings is not None and not settings_agree(engine_settings, stored):
+                raise SettingsMismatchError(
+                    f"{db} was written with other engine settings than the ones given; "
+                    "open it without engine settings to use the stored ones"
+                )
+            # check_invariants may differ: it changes what is checked, not what happens.
+            chosen = engine_settings if engine_settings is not None else stored
+            if settings.batch_size_max > chosen.batch_commands_max:
+                raise ValueError(
+                    f"batch_size_max {settings.batch_size_max} is over the engine's "
+                    f"batch_commands_max {chosen.batch_commands_max}"
+                )
+            recovery = recover(backend, chosen)
+        except BaseException:
+            backend.close()
+            raise
+        if recovery.snapshots_skipped:
+            log = logging.getLogger("interbank.node")
+            for reason in recovery.snapshots_skipped:
+                log.warning("recovery of %s skipped a snapshot: %s", db, reason)
+        return Node(backend, recovery, settings)
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Finish what is queued, write a snapshot (if set to) and close the journal."""
+        with self._condition:
+            if self._closed:
+                return
+            self._closed = True
+            self._condition.notify_all()  # callers blocked on backpressure give up
+        with self._writer_role(queue_empty=True):
+            state = self._state
+            if (
+                self._settings.snapshot_on_close
+                and state.failure is None
+                and state.head.seq > state.snapshot_seq
+            ):
+                self._write_snapshot()
+            self._backend.close()
+
+    # --- reading -------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def settings(self) -> NodeSettings:
+        return self._settings
+
+    @property
+    def head(self) -> Head:
+        """The last durable entry's seq, hash and timestamp."""
+        with self._condition:
+            return self._state.head
+
+    @contextmanager
+    def quiesced(self) -> Iterator[Engine]:
+        """The engine, with no batch being applied until the block ends."""
+        with self._writer_role():
+            yield self._engine
+
+    # --- submitting ----------------------------------------------------------------
+
+    def submit(self, commands: Sequence[Command]) -> list[Result]:
+        """Submit typed commands; one result per command, in order, once durable.
+
+        Raises CommandFormatError (nothing submitted) when a command cannot be encoded.
+        """
+        if not commands:
+            return []
+        return self.submit_batch(Batch.of(commands)).results()
+
+    def submit_batch(self, batch: Batch) -> BatchResult:
+        """Submit a columnar batch; its results, in order, once all of it is durable.
+
+        A batch longer than ``batch_size_max`` is cut into several entries, never
+        inside a linked chain (a chain longer than ``batch_size_max`` is refused with
+        ValueError before anything is submitted). The parts are committed one after
+        the other; if a later part fails, the earlier ones stay committed.
+        """
+        rows = len(batch)
+        if rows == 0:
+            return _empty_result(self._state.head.timestamp_ns)
+        cuts = self._cuts(batch)
+        if len(cuts) == 2:
+            return self._submit_part(batch)
+        parts = [self._submit_part(batch.slice(a, b)) for a, b in itertools.pairwise(cuts)]
+        return _joined(batch, parts)
+
+    def _cuts(self, batch: Batch) -> list[int]:
+        """Row offsets where the batch is cut into entries, from 0 to len(batch)."""
+        rows = len(batch)
+        size_max = self._settings.batch_size_max
+        cuts = [0]
+        if rows <= size_max:
+            return [0, rows]
+        linked = (batch.flags & FLAG_LINKED) != 0
+        start = 0
+        while rows - start > size_max:
+            # The last row of a part must end a chain (carry no linked flag).
+            chain_ends = np.flatnonzero(~linked[start : start + size_max])
+            if len(chain_ends) == 0:
+                raise ValueError(
+                    f"a linked chain at row {start} is longer than batch_size_max "
+                    f"({size_max} commands): it cannot settle in one entry"
+                )
+            start += int(chain_ends[-1]) + 1
+            cuts.append(start)
+        cuts.append(rows)
+        assert all(b - a <= size_max for a, b in itertools.pairwise(cuts))
+        return cuts
+
+    def _submit_part(self, batch: Batch) -> BatchResult:
+        rows = len(batch)
+        assert 1 <= rows <= self._settings.batch_size_max
+        request = _Request(batch)
+        condition = self._condition
+        with condition:
+            self._callers_inside += 1
+            try:
+                while (
+                    not self._closed
+                    and self._queued_commands + rows > self._settings.submit_queue_commands_max
+                ):
+                    condition.wait()
+                self._raise_unless_open()
+                self._state.queue.append(request)
+                self._queued_commands += rows
+                condition.notify_all()  # a lingering leader may now have a full group
+                while not request.done and self._writer_busy:
+                    condition.wait()
+                lead = not request.done
+                if lead:
+                    self._writer_busy = True
+            finally:
+                self._callers_inside -= 1
+        if lead:
+            try:
+                while not request.done:
+                    group = self._take_group()
+                    try:
+                        self._commit_group(group)
+                    except BaseException as error:
+                        # Unexpected: stop, and let no caller of the group wait forever.
+                        if self._state.failure is None:
+                            self._state.failure = error
+                        unanswered = [r for r in group if not r.done]
+                        if unanswered:
+                            self._answer(unanswered, None, NodeFailedError(repr(error)))
+            finally:
+                with condition:
+                    self._writer_busy = False
+                    condition.notify_all()
+        assert request.done
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None and len(request.result) == rows
+        return request.result
+
+    def _raise_unless_open(self) -> None:
+        if self._state.failure is not None:
+            raise NodeFailedError(
+                f"the node stopped after an error: {self._state.failure!r}; reopen it"
+            )
+        if self._closed:
+            raise NodeClosedError("the node is closed")
+
+    def _take_group(self) -> list[_Request]:
+        """Requests for the next entry, in arrival order (called by the writer)."""
+        settings = self._settings
+        condition = self._condition
+        with condition:
+            # Linger only when other callers are about: a lone caller would just wait.
+            if settings.linger_us > 0 and self._callers_inside > 0:
+                # A monotonic clock for scheduling only; it never reaches engine state.
+                deadline_ns = time.monotonic_ns() + settings.linger_us * 1000
+                while self._queued_commands < settings.batch_size_max:
+                    remaining_ns = deadline_ns - time.monotonic_ns()
+                    if remaining_ns <= 0:
+                        break
+                    condition.wait(remaining_ns / 1e9)
+            queue = self._state.queue
+            group: list[_Request] = []
+            rows = 0
+            while queue and rows + len(queue[0].batch) <= settings.batch_size_max:
+                request = queue.popleft()
+                group.append(request)
+                rows += len(request.batch)
+                # A request ending inside an open chain must close its entry: joined to
+                # the next caller's commands, its chain would swallow them.
+                if request.batch.flags[-1] & FLAG_LINKED:
+                    break
+            assert group, "the writer's own request is queued and fits in an entry"
+            self._queued_commands -= rows
+            condition.notify_all()  # room for callers blocked on backpressure
+            return group
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        """Stamp, append, apply, answer: the writer loop's one step."""
+        state = self._state
+        if state.failure is not None:
+            self._answer(group, None, NodeFailedError(f"the node stopped: {state.failure!r}"))
+            return
+        batch = Batch.concat([request.batch for request in group])
+        # The one clock read in the system. Strictly rising, even if the clock steps back.
+        timestamp_ns = max(time.time_ns(), state.head.timestamp_ns + 1)
+        entry = next_entry(state.head, timestamp_ns, batch.pack())
+        try:
+            self._backend.append([entry])
+        except BaseException as error:
+            if self._append_undone(error):
+                self._answer(group, None, error)  # not journaled: callers may retry
+            else:
+                self._answer(
+                    group, None, NodeFailedError(f"appending entry {entry.seq}: {error!r}")
+                )
+            return
+        with self._condition:
+            state.head = Head.of(entry)
+        try:
+            result = self._engine.apply(batch, timestamp_ns)
+        except BaseException as error:
+            # The entry is durable but the engine refused it: its state is unknown now.
+            # Stop taking commands; reopening replays the journal (and meets the same
+            # error there, which `interbank verify` then reports).
+            state.failure = error
+            self._answer(group, None, NodeFailedError(f"applying entry {entry.seq}: {error!r}"))
+            return
+        assert len(result) == len(batch)
+        self._answer(group, result, None)
+        state.commands_since_snapshot += len(batch)
+        if state.commands_since_snapshot >= self._settings.snapshot_every_commands:
+            try:
+                self._write_snapshot()
+            except Exception:
+                # A snapshot only shortens recovery; a failed one must not stop payments.
+                logging.getLogger("interbank.node").exception("snapshot failed")
+                state.commands_since_snapshot = 0
+
+    def _append_undone(self, error: BaseException) -> bool:
+        """After a failed append: True when the entry is surely not in the journal.
+
+        Then its callers may be told the error and may retry. When that is not certain
+        (or the entry is there after all), the node stops: it must neither answer
+        commands that are not durable nor lose track of ones that are.
+        """
+        state = self._state
+        try:
+            head = self._backend.head()
+        except BaseException as check_error:
+            state.failure = check_error
+            return False
+        if head == state.head:
+            return True
+        state.failure = error  # it may be durable after all: never guess, stop
+        return False
+
+    def _answer(
+        self, group: list[_Request], result: BatchResult | None, error: BaseException | None
+    ) -> None:
+        assert (result is None) != (error is None)
+        offset = 0
+        with self._condition:
+            for request in group:
+                rows = len(request.batch)
+                if result is not None:
+                    if len(group) == 1:
+                        request.result = result
+                    else:
+                        request.result = _part(
+                            result, request.batch, offset, offset + rows, offset == 0
+                        )
+                else:
+                    request.error = error
+                request.done = True
+                offset += rows
+            self._condition.notify_all()
+
+    # --- snapshots -----------------------------------------------------------------
+
+    def snapshot(self) -> int:
+        """Write a snapshot of the current state now; the seq it covers."""
+        with self._writer_role():
+            self._raise_unless_open()
+            return self._write_snapshot()
+
+    def _write_snapshot(self) -> int:
+        """Called by the writer. The state is that after ``head.seq``, which is durable."""
+        state = self._state
+        if state.head.seq == 0:
+            return 0  # an empty journal needs no snapshot: recovery starts from nothing
+        assert self._engine.timestamp_ns == state.head.timestamp_ns
+        data = self._engine.snapshot()
+        record = SnapshotRecord.of(state.head.seq, self._engine.digest(), data)
+        self._backend.save_snapshot(record, self._settings.snapshots_kept_max)
+        state.commands_since_snapshot = 0
+        state.snapshot_seq = state.head.seq
+        return state.head.seq
+
+    @contextmanager
+    def _writer_role(self, *, queue_empty: bool = False) -> Iterator[None]:
+        """Hold the writer role (no group is committed meanwhile).
+
+        ``queue_empty`` also waits until every queued request was committed (close).
+        """
+        with self._condition:
+            while self._writer_busy or (queue_empty and self._state.queue):
+                self._condition.wait()
+            self._writer_busy = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writer_busy = False
+                self._condition.notify_all()
+
+
+# --- results of parts of an entry --------------------------------------------------------
+
+
+def _part(result: BatchResult, batch: Batch, start: int, stop: int, first: bool) -> BatchResult:
+    """One caller's share of an entry's result (rows ``start`` to ``stop``).
+
+    Holds that expired when the entry was applied belong to the entry, not to a
+    caller; they are reported once, with the first caller's share.
+    """
+    codes = result.codes[start:stop]
+    replayed = result.replayed[start:stop]
+    return BatchResult(
+        batch,
+        codes,
+        replayed,
+        _settled(codes, replayed),
+        result.timestamp_ns,
+        list(result.expired_holds) if first else [],
+    )
+
+
+def _joined(batch: Batch, parts: list[BatchResult]) -> BatchResult:
+    """The results of a batch that was committed as several entries, in row order."""
+    codes = np.concatenate([part.codes for part in parts])
+    replayed = np.concatenate([part.replayed for part in parts])
+    expired = [hold for part in parts for hold in part.expired_holds]
+    return BatchResult(
+        batch, codes, replayed, _settled(codes, replayed), parts[-1].timestamp_ns, expired
+    )
+
+
+def _settled(codes: np.ndarray, replayed: np.ndarray) -> int:
+    return int(np.count_nonzero((codes == 0) & (replayed == 0)))
+
+
+def _empty_result(timestamp_ns: int) -> BatchResult:
+    empty = np.zeros(0, dtype=np.uint8)
+    return BatchResult(Batch.empty(), empty, empty.copy(), 0, timestamp_ns, [])
+
+
+# --- whole-journal operations for the CLI and the benchmarks ------------------------------
+
+
+def verify(db: str) -> VerifyReport:
+    """Check the hash chain and the replayed digests of the journal at ``db``."""
+    backend = open_journal(db)
+    try:
+        return verify_journal(backend)
+    finally:
+        backend.close()
+
+
+def replay(
+    db: str, *, seq_last: int | None = None, from_snapshot: bool = False
+) -> tuple[Engine, ReplayStats]:
+    """Rebuild the engine from the journal at ``db`` (from the first entry by default)."""
+    backend = open_journal(db)
+    try:
+        return replay_journal(backend, seq_last=seq_last, from_snapshot=from_snapshot)
+    finally:
+        backend.close()
+
+
+__all__ = [
+    "JournalError",
+    "Node",
+    "NodeClosedError",
+    "NodeError",
+    "NodeFailedError",
+    "NodeSettings",
+    "SettingsMismatchError",
+    "replay",
+    "verify",
+]
