@@ -45,6 +45,7 @@ from interbank.journal.replay import (
 from interbank.journal.sqlite import SqliteJournal
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_SQLITE_SCHEME = "sqlite://"  # optional: "sqlite:///abs/path" or "sqlite://rel/path"
 
 
 def open_journal(
@@ -54,7 +55,8 @@ def open_journal(
     writer: bool = False,
     metadata: Mapping[str, str] | None = None,
 ) -> JournalBackend:
-    """Open the journal at ``db``: a filesystem path (SQLite) or a ``postgresql://`` URL.
+    """Open the journal at ``db``: a SQLite file path (or ``sqlite://`` + path), or a
+    ``postgresql://`` URL (not available yet: a clear BackendNotAvailableError).
 
     ``create`` makes a new journal when there is none (``metadata`` is written then,
     and only then). ``writer`` takes the journal's single-writer lock.
@@ -64,7 +66,9 @@ def open_journal(
             "the PostgreSQL journal backend is not in this version yet (it comes with "
             "issue 5); use a SQLite file path for --db"
         )
-    if "://" in db:
+    if db.startswith(_SQLITE_SCHEME):
+        db = db.removeprefix(_SQLITE_SCHEME)
+    elif "://" in db:
         scheme = db.split("://", 1)[0]
         raise BackendNotAvailableError(
             f"unknown journal URL scheme {scheme!r}: give a SQLite file path"
