@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -694,7 +694,7 @@ def error_to_json(line: int, error: CommandJsonError) -> dict[str, Any]:
         "status": "RJCT",
         "code": error.reason_code,
         "reason": error.text,
-        "result": "malformed",
+        "result": "refused",
         "field": error.field,
         "replayed": False,
     }
@@ -711,3 +711,126 @@ def not_applied_to_json(line: int, id_json: IdJson | None, why: str) -> dict[str
         "result": "not_applied",
         "replayed": False,
     }
+
+
+# --- a file of command lines ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineOutcome:
+    """One non-blank line of a command file: its command, or why it was refused."""
+
+    line: int  # 1-based physical line number in the file
+    parsed: ParsedCommand | None
+    error: CommandJsonError | None
+    linked: bool  # whether this line chains to the next (as far as can be told)
+
+    def __post_init__(self) -> None:
+        assert (self.parsed is None) != (self.error is None)
+
+    @property
+    def id_json(self) -> IdJson | None:
+        if self.parsed is not None:
+            return self.parsed.id_json
+        assert self.error is not None
+        return self.error.id_json
+
+
+def read_lines(lines: Iterable[str]) -> list[LineOutcome]:
+    """Parse every non-blank line; a bad line becomes an outcome, never an exception."""
+    outcomes: list[LineOutcome] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            parsed = parse_line(text)
+        except CommandJsonError as error:
+            outcomes.append(LineOutcome(number, None, error, line_claims_linked(text)))
+            continue
+        linked = bool(getattr(parsed.command, "linked", False))
+        outcomes.append(LineOutcome(number, parsed, None, linked))
+    return outcomes
+
+
+def check_file_currencies(
+    outcomes: Sequence[LineOutcome],
+    account_currency: CurrencyLookup,
+    hold_debit_account: Callable[[int], int | None],
+) -> list[LineOutcome]:
+    """Apply ``check_currencies`` to every good line, in file order.
+
+    Accounts opened and holds placed by earlier lines of the same file are known
+    here too (the network has not seen them yet), so that "100.00 CNY" to an account
+    the file opens in JPY is refused rather than read with the wrong exponent.
+    """
+    opened: dict[int, str] = {}
+    held: dict[int, int] = {}
+
+    def account_lookup(account_id: int) -> str | None:
+        known = account_currency(account_id)
+        return known if known is not None else opened.get(account_id)
+
+    def hold_lookup(hold_id: int) -> str | None:
+        debit = hold_debit_account(hold_id)
+        if debit is None:
+            debit = held.get(hold_id)
+        return None if debit is None else account_lookup(debit)
+
+    checked: list[LineOutcome] = []
+    for outcome in outcomes:
+        parsed = outcome.parsed
+        if parsed is None:
+            checked.append(outcome)
+            continue
+        try:
+            check_currencies(parsed, account_lookup, hold_lookup)
+        except CommandJsonError as error:
+            checked.append(LineOutcome(outcome.line, None, error, outcome.linked))
+            continue
+        command = parsed.command
+        if isinstance(command, OpenAccount):
+            opened.setdefault(command.account_id, command.currency)
+        elif isinstance(command, Hold):
+            held.setdefault(command.id, command.debit_account_id)
+        checked.append(outcome)
+    return checked
+
+
+def chain_units(outcomes: Sequence[LineOutcome]) -> list[list[LineOutcome]]:
+    """Group lines into units that must be applied whole: a linked chain, or one line.
+
+    A chain runs while each line says ``"linked": true``; it ends with the first line
+    that does not. A refused line inside a chain spoils its whole chain.
+    """
+    units: list[list[LineOutcome]] = []
+    current: list[LineOutcome] = []
+    for outcome in outcomes:
+        current.append(outcome)
+        if not outcome.linked:
+            units.append(current)
+            current = []
+    if current:
+        units.append(current)  # an open chain at the end: the engine answers FF01 for it
+    return units
+
+
+def refuse_long_chains(
+    outcomes: Sequence[LineOutcome], chain_commands_max: int
+) -> list[LineOutcome]:
+    """Refuse (FF01) every line of a linked chain longer than ``chain_commands_max``.
+
+    A chain settles in one journal entry, so it cannot be longer than an entry.
+    """
+    checked: list[LineOutcome] = []
+    for unit in chain_units(outcomes):
+        if len(unit) <= chain_commands_max:
+            checked.extend(unit)
+            continue
+        text = f"a linked chain of {len(unit)} commands is longer than {chain_commands_max}"
+        for outcome in unit:
+            if outcome.error is not None:
+                checked.append(outcome)
+            else:
+                error = CommandJsonError("FF01", text, "linked", outcome.id_json)
+                checked.append(LineOutcome(outcome.line, None, error, outcome.linked))
+    return checked
