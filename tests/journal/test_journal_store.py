@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from interbank.engine import Command
 from interbank.journal import (
     GENESIS_HASH,
     BackendNotAvailableError,
@@ -25,6 +27,8 @@ from interbank.journal import (
     open_journal,
 )
 from interbank.node import verify
+
+WriteJournal = Callable[..., list[str]]
 
 
 def test_hash_is_sha256_of_fixed_width_fields() -> None:
@@ -142,7 +146,9 @@ def _tamper(db: str, sql: str, *args: object) -> None:
         connection.close()
 
 
-def test_a_clean_journal_verifies(write_journal, db: str, setup_commands) -> None:  # type: ignore[no-untyped-def]
+def test_a_clean_journal_verifies(
+    write_journal: WriteJournal, db: str, setup_commands: list[Command]
+) -> None:
     digests = write_journal(entries=5)
     report = verify(db)
     assert report.ok, report.problems
@@ -153,7 +159,9 @@ def test_a_clean_journal_verifies(write_journal, db: str, setup_commands) -> Non
 
 @pytest.mark.parametrize("seq", [1, 3, 5])
 @pytest.mark.parametrize("what", ["payload", "hash", "timestamp"])
-def test_tampering_is_found_at_its_seq(write_journal, db: str, seq: int, what: str) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_is_found_at_its_seq(
+    write_journal: WriteJournal, db: str, seq: int, what: str
+) -> None:
     write_journal(entries=5)
     column = {"payload": "payload", "hash": "hash", "timestamp": "timestamp_ns"}[what]
     connection = sqlite3.connect(db)
@@ -172,7 +180,7 @@ def test_tampering_is_found_at_its_seq(write_journal, db: str, seq: int, what: s
     assert any(f"entry {seq}" in problem for problem in report.problems)
 
 
-def test_a_rewritten_entry_breaks_the_next_link(write_journal, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_rewritten_entry_breaks_the_next_link(write_journal: WriteJournal, db: str) -> None:
     """Rewriting an entry with a fitting new hash is found at the next entry's link."""
     write_journal(entries=5)
     journal = open_journal(db)
@@ -190,7 +198,7 @@ def test_a_rewritten_entry_breaks_the_next_link(write_journal, db: str) -> None:
     assert not report.ok and report.first_broken_seq == 3
 
 
-def test_a_missing_entry_is_found(write_journal, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_entry_is_found(write_journal: WriteJournal, db: str) -> None:
     write_journal(entries=5)
     _tamper(db, "DELETE FROM entries WHERE seq = 3")
     report = verify(db)
