@@ -108,6 +108,10 @@ class BenchConfig:
     seed: int = 20_250_601
     # engine batches applied before timing (numba compilation, cache warm-up)
     engine_warmup_batches: int = 4
+    # transfer batches a fresh node commits before timing: 130 x 8190 > 2**20 fills the
+    # default idempotency window, so the node is timed in its steady state (a full id
+    # table is twice as slow as an empty one: bench/engine_hot_path.py, section 4)
+    durable_warmup_batches: int = 130
 
 
 FULL = BenchConfig(
@@ -135,6 +139,7 @@ TINY = BenchConfig(  # for tests: seconds, not a measurement
     batch_rows=512,
     participants=50,
     engine_warmup_batches=1,
+    durable_warmup_batches=1,
 )
 
 
@@ -418,10 +423,19 @@ def _node_open(path: Path) -> Any:
     return Node.open(str(path), create=True)
 
 
+@dataclass(frozen=True, slots=True)
+class DurableRun:
+    transfers_per_s: float
+    codes: U8
+    journal_path: Path
+    digest: str
+    setup_seq_last: int  # the journal entries up to here hold the workload's setup
+
+
 def _bench_durable_once(
     workload: Workload, transfers: Transfers, config: BenchConfig, directory: Path, rep: int
-) -> tuple[float, U8, Path, str]:
-    """One repetition: a fresh node and journal, set up, then timed transfer batches."""
+) -> DurableRun:
+    """One repetition: a fresh node and journal, set up, warmed up, then timed batches."""
     path = directory / f"durable-{rep}.sqlite"
     node = _node_open(path)
     try:
@@ -431,6 +445,13 @@ def _bench_durable_once(
                 setup.slice(start, min(len(setup), start + config.batch_rows))
             )
             assert result.ok_count() == len(result), "workload setup rejected by the node"
+        setup_seq_last = node.head.seq
+        warmup_stream = _STREAM_DURABLE + 50 + rep
+        warmup = workload.transfers(
+            warmup_stream, config.durable_warmup_batches * config.batch_rows
+        )
+        for batch in warmup.batches(config.batch_rows, warmup_stream):
+            node.submit_batch(batch)
         batches = transfers.batches(config.batch_rows, _STREAM_DURABLE + 1 + rep)
         results = []
         gc.collect()
@@ -438,24 +459,50 @@ def _bench_durable_once(
         for batch in batches:
             results.append(node.submit_batch(batch))
         duration_ns = time.perf_counter_ns() - start_ns
-        digest = node.engine.digest() if hasattr(node, "engine") else ""
+        digest = node.engine.digest()
     finally:
         node.close()
     codes = np.concatenate([np.asarray(r.codes) for r in results])
-    return _rate_per_s(len(transfers), duration_ns), codes, path, digest
+    return DurableRun(_rate_per_s(len(transfers), duration_ns), codes, path, digest, setup_seq_last)
 
 
-def _bench_replay_once(path: Path, digest: str) -> tuple[float, int]:
+@dataclass(frozen=True, slots=True)
+class ReplayRun:
+    commands_per_s: float
+    commands: int
+    setup_commands_per_s: float  # the setup entries alone (mostly administrative commands)
+    transfer_commands_per_s: float  # the rest: transfer entries
+
+
+def _bench_replay_once(durable: DurableRun) -> ReplayRun:
+    """Rebuild the state from the first journal entry (no snapshot); check its digest.
+
+    Also replays the setup entries alone, to tell the administrative commands' rate
+    (applied one by one in Python) from the transfers' (the compiled kernel).
+    """
     from interbank.node import replay
 
+    path = str(durable.journal_path)
     gc.collect()
     start_ns = time.perf_counter_ns()
-    engine, _stats = replay(str(path))
+    engine, stats = replay(path, from_snapshot=False)
     duration_ns = time.perf_counter_ns() - start_ns
-    if digest:
-        assert engine.digest() == digest, "replay rebuilt a different state"
-    commands = int(engine.commands_applied)
-    return _rate_per_s(commands, duration_ns), commands
+    assert stats.snapshot_seq == 0, "replay must start at the first entry"
+    assert engine.digest() == durable.digest, "replay rebuilt a different state than the node's"
+    del engine
+    gc.collect()
+    setup_start_ns = time.perf_counter_ns()
+    _, setup_stats = replay(path, seq_last=durable.setup_seq_last, from_snapshot=False)
+    setup_duration_ns = time.perf_counter_ns() - setup_start_ns
+    transfer_commands = stats.commands - setup_stats.commands
+    return ReplayRun(
+        commands_per_s=_rate_per_s(stats.commands, duration_ns),
+        commands=stats.commands,
+        setup_commands_per_s=_rate_per_s(setup_stats.commands, setup_duration_ns),
+        transfer_commands_per_s=_rate_per_s(
+            transfer_commands, max(duration_ns - setup_duration_ns, 1)
+        ),
+    )
 
 
 # --- baseline: SQLite, one transaction per transfer -------------------------------------
@@ -809,27 +856,29 @@ def _add_durable(
     measurements: dict[str, Measurement],
     rejected: dict[str, float],
     config: BenchConfig,
-    durable: Sequence[float],
-    replay: Sequence[float],
-    replay_commands: int,
-    durable_codes: Sequence[U8],
+    durable_runs: Sequence[DurableRun],
+    replay_runs: Sequence[ReplayRun],
 ) -> None:
     measurements["durable_tps"] = Measurement(
         "durable_tps",
         "transfers/s",
-        tuple(durable),
+        tuple(r.transfers_per_s for r in durable_runs),
         config.durable_batches_per_rep * config.batch_rows,
         f"Node.submit_batch, SQLite journal, synchronous=FULL, one client, "
-        f"{config.batch_rows} per batch",
+        f"{config.batch_rows} per batch, after {config.durable_warmup_batches} warm-up batches",
     )
+    setup_rate = statistics.median(r.setup_commands_per_s for r in replay_runs)
+    transfer_rate = statistics.median(r.transfer_commands_per_s for r in replay_runs)
     measurements["replay_cps"] = Measurement(
         "replay_cps",
         "commands/s",
-        tuple(replay),
-        replay_commands,
-        "replay(journal of the durable run): setup + transfers, digest checked",
+        tuple(r.commands_per_s for r in replay_runs),
+        replay_runs[0].commands,
+        "replay from the first entry of the durable run's journal, digest checked; "
+        f"setup entries alone {setup_rate:,.0f} cmd/s, transfer entries {transfer_rate:,.0f} cmd/s",
     )
-    rejected["durable"] = _share(np.concatenate(durable_codes), ResultCode.INSUFFICIENT_FUNDS)
+    codes = np.concatenate([r.codes for r in durable_runs])
+    rejected["durable"] = _share(codes, ResultCode.INSUFFICIENT_FUNDS)
 
 
 def measure(
@@ -874,27 +923,23 @@ def measure(
     node_available = importlib.util.find_spec("interbank.node") is not None
     if not node_available:
         notes.append("interbank.node is not there yet: durable_tps and replay_cps are null")
-    durable: list[float] = []
-    replay: list[float] = []
-    replay_commands = 0
-    durable_codes: list[U8] = []
+    durable_runs: list[DurableRun] = []
+    replay_runs: list[ReplayRun] = []
     sqlite_runs: list[BaselineRun] = []
     pg_runs: list[BaselineRun] = []
     with tempfile.TemporaryDirectory(prefix="interbank-bench-") as directory_name:
         directory = Path(directory_name)
         for rep in range(config.repetitions):
             if node_available:
-                rate, codes, journal_path, digest = _bench_durable_once(
+                durable_run = _bench_durable_once(
                     workload, durable_transfers, config, directory, rep
                 )
-                durable.append(rate)
-                durable_codes.append(codes)
-                _say(progress, f"durable rep {rep + 1}: {rate:,.0f} transfers/s")
-                rate, replay_commands = _bench_replay_once(journal_path, digest)
-                replay.append(rate)
-                _say(progress, f"replay rep {rep + 1}: {rate:,.0f} commands/s")
+                durable_runs.append(durable_run)
+                _say(progress, f"durable rep {rep + 1}: {durable_run.transfers_per_s:,.0f} tx/s")
+                replay_runs.append(_bench_replay_once(durable_run))
+                _say(progress, f"replay rep {rep + 1}: {replay_runs[-1].commands_per_s:,.0f} cmd/s")
                 for suffix in ("", "-wal", "-shm"):
-                    Path(str(journal_path) + suffix).unlink(missing_ok=True)
+                    Path(str(durable_run.journal_path) + suffix).unlink(missing_ok=True)
             sqlite_path = directory / f"baseline-{rep}.sqlite"
             sqlite_runs.append(
                 _bench_sqlite_once(
@@ -924,10 +969,8 @@ def measure(
         with pg_connection:
             pg_connection.execute("DROP TABLE IF EXISTS bench_transfers, bench_accounts")
 
-    if durable:
-        _add_durable(
-            measurements, rejected, config, durable, replay, replay_commands, durable_codes
-        )
+    if durable_runs:
+        _add_durable(measurements, rejected, config, durable_runs, replay_runs)
     measurements["baseline_sqlite_tps"] = Measurement(
         "baseline_sqlite_tps",
         "transfers/s",
