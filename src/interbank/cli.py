@@ -184,7 +184,9 @@ def _open_node(db: str, *, create: bool = False) -> Any:
 
 
 def _sqlite_path(db: str) -> Path | None:
-    """The file of a SQLite network, or None when ``db`` is a server URL."""
+    """The file of a SQLite network (a path or sqlite:// + path), or None for a server URL."""
+    if db.startswith("sqlite://"):
+        return Path(db.removeprefix("sqlite://"))
     return None if "://" in db else Path(db)
 
 
