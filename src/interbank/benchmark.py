@@ -106,8 +106,9 @@ class BenchConfig:
     # mean payment = balance_mean_minor / payment_fraction_inverse: 20 gives ~5% rejected
     payment_fraction_inverse: int = 20
     seed: int = 20_250_601
-    # engine batches applied before timing (numba compilation, cache warm-up)
-    engine_warmup_batches: int = 4
+    # engine batches applied before timing: compilation, and 130 x 8190 > 2**20 fills the
+    # default idempotency window, so every repetition sees the steady state
+    engine_warmup_batches: int = 130
     # transfer batches a fresh node commits before timing: 130 x 8190 > 2**20 fills the
     # default idempotency window, so the node is timed in its steady state (a full id
     # table is twice as slow as an empty one: bench/engine_hot_path.py, section 4)
