@@ -94,7 +94,7 @@ def _transfer(**fields: object) -> str:
     return json.dumps({k: v for k, v in base.items() if v is not ...})
 
 
-# --- round trips ---------------------------------------------------------------------------
+# --- round trips ------------------------------------------------------------------------------
 
 
 def test_every_command_type_has_an_example() -> None:
@@ -152,7 +152,7 @@ def test_transfer_round_trip_property(
     assert parse_line(dumps(command_to_json(command, code))).command == command
 
 
-# --- refusals, each with its reason code and field ------------------------------------------
+# --- refusals, each with its reason code and field --------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -273,7 +273,7 @@ def test_never_a_float_on_the_way_in() -> None:
     assert "0.1" in error.text
 
 
-# --- the currency check ------------------------------------------------------------------------
+# --- the currency check -----------------------------------------------------------------------
 
 
 def test_currency_other_than_the_accounts_is_am03() -> None:
@@ -310,7 +310,7 @@ def test_file_check_knows_accounts_and_holds_opened_earlier_in_the_file() -> Non
     assert codes == ["ok", "AM03", "ok", "AM03", "ok"]
 
 
-# --- files of lines ------------------------------------------------------------------------------
+# --- files of lines ---------------------------------------------------------------------------
 
 
 def test_read_lines_numbers_physical_lines_and_skips_blank_ones() -> None:
@@ -344,7 +344,7 @@ def test_long_chains_are_refused_whole() -> None:
     assert len(refuse_long_chains(read_lines(lines), chain_commands_max=5)) == 5
 
 
-# --- result lines ----------------------------------------------------------------------------
+# --- result lines -----------------------------------------------------------------------------
 
 
 def test_result_lines() -> None:

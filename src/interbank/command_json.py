@@ -156,7 +156,7 @@ class ParsedCommand:
     opens_account_currency: str | None = None
 
 
-# --- decoding -----------------------------------------------------------------------------
+# --- decoding ---------------------------------------------------------------------------------
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -572,7 +572,7 @@ _PARSERS: dict[str, Callable[[int, _Fields], ParsedCommand]] = {
 assert set(_PARSERS) == set(FIELDS)
 
 
-# --- the currency check against the network ----------------------------------------------------
+# --- the currency check against the network ---------------------------------------------------
 
 CurrencyLookup = Callable[[int], str | None]
 
@@ -597,7 +597,7 @@ def check_currencies(
             )
 
 
-# --- writing commands ----------------------------------------------------------------------------
+# --- writing commands -------------------------------------------------------------------------
 
 
 def command_to_json(command: Command, currency_code: str | None = None) -> dict[str, Any]:
@@ -670,7 +670,7 @@ def dumps(value: Mapping[str, Any]) -> str:
     return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
-# --- writing results ---------------------------------------------------------------------------
+# --- writing results --------------------------------------------------------------------------
 
 
 def result_to_json(line: int, id_json: IdJson | None, result: Result) -> dict[str, Any]:
@@ -713,7 +713,7 @@ def not_applied_to_json(line: int, id_json: IdJson | None, why: str) -> dict[str
     }
 
 
-# --- a file of command lines ---------------------------------------------------------------------
+# --- a file of command lines ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
