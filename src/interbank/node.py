@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -31,6 +32,7 @@ from interbank.engine import Batch, BatchResult, Command, Engine, EngineSettings
 from interbank.engine.batch import FLAG_LINKED
 from interbank.journal import (
     META_ENGINE_SETTINGS,
+    Entry,
     Head,
     JournalBackend,
     JournalError,
@@ -68,6 +70,11 @@ class NodeSettings:
     submit_queue_commands_max: int = 1 << 20
     # Write a snapshot on a clean close, so the next open replays nothing.
     snapshot_on_close: bool = True
+    # Groups of at least this many commands are appended on a journal thread while the
+    # engine applies them (results still wait for the append). Measured on SQLite with
+    # synchronous=FULL: +22% acknowledged commands/s at 8190 per group, even at 2048,
+    # and a loss at 1000 and below, where the thread hand-off costs more than it saves.
+    append_overlap_rows_min: int = 4096
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size_max <= 1 << 20:
@@ -78,6 +85,8 @@ class NodeSettings:
             raise ValueError("snapshot_every_commands is at least 1")
         if self.snapshots_kept_max < 1:
             raise ValueError("snapshots_kept_max is at least 1")
+        if self.append_overlap_rows_min < 1:
+            raise ValueError("append_overlap_rows_min is at least 1 (a huge value disables it)")
         if self.submit_queue_commands_max < self.batch_size_max:
             raise ValueError("submit_queue_commands_max must hold at least one full batch")
 
@@ -153,6 +162,8 @@ class Node:
         self._writer_busy = False
         self._callers_inside = 0
         self._closed = False
+        # Created on the first big group (see _append_beside_apply); shut down by close().
+        self._journal_thread: ThreadPoolExecutor | None = None
 
     # --- opening and closing -------------------------------------------------------
 
@@ -218,13 +229,17 @@ class Node:
             self._condition.notify_all()  # callers blocked on backpressure give up
         with self._writer_role(queue_empty=True):
             state = self._state
-            if (
-                self._settings.snapshot_on_close
-                and state.failure is None
-                and state.head.seq > state.snapshot_seq
-            ):
-                self._write_snapshot()
-            self._backend.close()
+            try:
+                if (
+                    self._settings.snapshot_on_close
+                    and state.failure is None
+                    and state.head.seq > state.snapshot_seq
+                ):
+                    self._write_snapshot()
+            finally:
+                if self._journal_thread is not None:
+                    self._journal_thread.shutdown(wait=True)
+                self._backend.close()
 
     # --- reading -------------------------------------------------------------------
 
@@ -393,28 +408,13 @@ class Node:
         batch = Batch.concat([request.batch for request in group])
         # The one clock read in the system. Strictly rising, even if the clock steps back.
         timestamp_ns = max(time.time_ns(), state.head.timestamp_ns + 1)
-        entry = next_entry(state.head, timestamp_ns, batch.pack())
-        try:
-            self._backend.append([entry])
-        except BaseException as error:
-            if self._append_undone(error):
-                self._answer(group, None, error)  # not journaled: callers may retry
-            else:
-                self._answer(
-                    group, None, NodeFailedError(f"appending entry {entry.seq}: {error!r}")
-                )
-            return
-        with self._condition:
-            state.head = Head.of(entry)
-        try:
-            result = self._engine.apply(batch, timestamp_ns)
-        except BaseException as error:
-            # The entry is durable but the engine refused it: its state is unknown now.
-            # Stop taking commands; reopening replays the journal (and meets the same
-            # error there, which `interbank verify` then reports).
-            state.failure = error
-            self._answer(group, None, NodeFailedError(f"applying entry {entry.seq}: {error!r}"))
-            return
+        payload = batch.pack()
+        if len(batch) >= self._settings.append_overlap_rows_min:
+            result = self._append_beside_apply(group, batch, timestamp_ns, payload)
+        else:
+            result = self._append_then_apply(group, batch, timestamp_ns, payload)
+        if result is None:
+            return  # the group was answered with an error
         assert len(result) == len(batch)
         self._answer(group, result, None)
         state.commands_since_snapshot += len(batch)
@@ -425,6 +425,76 @@ class Node:
                 # A snapshot only shortens recovery; a failed one must not stop payments.
                 logging.getLogger("interbank.node").exception("snapshot failed")
                 state.commands_since_snapshot = 0
+
+    def _append_then_apply(
+        self, group: list[_Request], batch: Batch, timestamp_ns: int, payload: bytes
+    ) -> BatchResult | None:
+        """The plain order: the engine sees the batch only once it is durable."""
+        state = self._state
+        entry = next_entry(state.head, timestamp_ns, payload)
+        try:
+            self._backend.append([entry])
+        except BaseException as error:
+            if self._append_undone(error):
+                self._answer(group, None, error)  # not journaled: callers may retry
+            else:
+                failure = NodeFailedError(f"appending entry {entry.seq}: {error!r}")
+                self._answer(group, None, failure)
+            return None
+        with self._condition:
+            state.head = Head.of(entry)
+        try:
+            return self._engine.apply(batch, timestamp_ns)
+        except BaseException as error:
+            # The entry is durable but the engine refused it: its state is unknown now.
+            # Stop taking commands; reopening replays the journal (and meets the same
+            # error there, which `interbank verify` then reports).
+            state.failure = error
+            self._answer(group, None, NodeFailedError(f"applying entry {entry.seq}: {error!r}"))
+            return None
+
+    def _append_beside_apply(
+        self, group: list[_Request], batch: Batch, timestamp_ns: int, payload: bytes
+    ) -> BatchResult | None:
+        """Hash and append on the journal thread while this thread applies the batch.
+
+        The fsync releases the GIL, so the two overlap; a group of 8190 transfers takes
+        about max(apply, append) instead of their sum. Results are still released only
+        after the append returned. The price: the engine holds the batch before it is
+        durable, so if the append fails the engine is ahead of the journal, and the
+        node must stop (reopening recovers the durable state).
+        """
+        state = self._state
+        head = state.head
+        if self._journal_thread is None:
+            self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="interbank-journal")
+        appended = self._journal_thread.submit(self._append_entry, head, timestamp_ns, payload)
+        apply_error: BaseException | None = None
+        result: BatchResult | None = None
+        try:
+            result = self._engine.apply(batch, timestamp_ns)
+        except BaseException as error:
+            apply_error = error
+        try:
+            entry = appended.result()  # durable from here on
+        except BaseException as error:
+            state.failure = error
+            failure = NodeFailedError(f"appending entry {head.seq + 1}: {error!r}")
+            self._answer(group, None, failure)
+            return None
+        with self._condition:
+            state.head = Head.of(entry)
+        if apply_error is not None:
+            state.failure = apply_error
+            failure = NodeFailedError(f"applying entry {entry.seq}: {apply_error!r}")
+            self._answer(group, None, failure)
+            return None
+        return result
+
+    def _append_entry(self, head: Head, timestamp_ns: int, payload: bytes) -> Entry:
+        entry = next_entry(head, timestamp_ns, payload)
+        self._backend.append([entry])
+        return entry
 
     def _append_undone(self, error: BaseException) -> bool:
         """After a failed append: True when the entry is surely not in the journal.

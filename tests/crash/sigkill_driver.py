@@ -101,6 +101,8 @@ def child_main(db: str, run: int, threads_n: int, rows_max: int, snapshot_every:
     settings = NodeSettings(
         batch_size_max=4096,
         linger_us=100,
+        # Low, so that kills land in both append paths (plain, and beside apply).
+        append_overlap_rows_min=256,
         snapshot_every_commands=snapshot_every,
         snapshot_on_close=False,
     )

@@ -246,6 +246,7 @@ def test_restart_continues_the_chain(
 def test_a_failed_append_is_answered_and_not_journaled(
     node: Node, db: str, make_transfers: MakeTransfers
 ) -> None:
+    """In the plain order (append, then apply) a failed append leaves the node usable."""
     backend = node._backend
     real_append = backend.append
 
@@ -285,12 +286,64 @@ def test_a_failed_apply_stops_the_node_and_loses_nothing(
         assert reopened.engine.account(100) is not None
 
 
+def test_a_failed_append_beside_apply_stops_the_node(
+    db: str,
+    engine_settings: EngineSettings,
+    setup_commands: list[Command],
+    make_transfers: MakeTransfers,
+) -> None:
+    """Appended beside apply, a failed append leaves the engine ahead: the node stops."""
+    settings = NodeSettings(append_overlap_rows_min=1, snapshot_on_close=False)
+    with Node.open(db, create=True, settings=settings, engine_settings=engine_settings) as node:
+        node.submit(setup_commands)
+        seq = node.head.seq
+
+        def failing_append(entries: object) -> None:
+            raise OSError("disk full")
+
+        node._backend.append = failing_append  # type: ignore[method-assign]
+        with pytest.raises(NodeFailedError, match="disk full"):
+            node.submit_batch(make_transfers(10_000, 5, 1))
+        with pytest.raises(NodeFailedError):
+            node.submit_batch(make_transfers(20_000, 5, 2))
+    assert _journal_ids(db)[10_000] == 0
+    with Node.open(db) as reopened:  # the durable state, without the failed batch
+        assert reopened.head.seq == seq
+        result = reopened.submit_batch(make_transfers(10_000, 5, 1))
+        assert result.ok_count() == 5 and not result.replayed.any()
+    assert verify(db).ok
+
+
+def test_a_failed_apply_beside_the_append_stops_the_node(
+    db: str,
+    engine_settings: EngineSettings,
+    setup_commands: list[Command],
+    make_transfers: MakeTransfers,
+) -> None:
+    settings = NodeSettings(append_overlap_rows_min=1, snapshot_on_close=False)
+    with Node.open(db, create=True, settings=settings, engine_settings=engine_settings) as node:
+        node.submit(setup_commands)
+
+        def failing_apply(batch: Batch, timestamp_ns: int) -> None:
+            raise AssertionError("broken invariant")
+
+        node.engine.apply = failing_apply  # type: ignore[method-assign]
+        with pytest.raises(NodeFailedError, match="broken invariant"):
+            node.submit_batch(make_transfers(10_000, 5, 1))
+        seq = node.head.seq
+    assert _journal_ids(db)[10_000] == 1  # durable: the append finished before the answer
+    with Node.open(db) as reopened:
+        assert reopened.head.seq == seq
+    assert verify(db).ok
+
+
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6),
     batch_size_max=st.integers(1, 150),
+    append_overlap_rows_min=st.sampled_from([1, 50, 10**9]),
 )
 def test_node_results_equal_one_engine_batch(
     tmp_path: Path,
@@ -299,10 +352,16 @@ def test_node_results_equal_one_engine_batch(
     make_transfers: MakeTransfers,
     sizes: list[int],
     batch_size_max: int,
+    append_overlap_rows_min: int,
 ) -> None:
     """However the node cuts and groups, results and state match applying it all at once."""
-    db = str(tmp_path / f"n{abs(hash((tuple(sizes), batch_size_max)))}.db")
-    node_settings = NodeSettings(batch_size_max=batch_size_max, snapshot_on_close=False)
+    key = (tuple(sizes), batch_size_max, append_overlap_rows_min)
+    db = str(tmp_path / f"n{abs(hash(key))}.db")
+    node_settings = NodeSettings(
+        batch_size_max=batch_size_max,
+        append_overlap_rows_min=append_overlap_rows_min,
+        snapshot_on_close=False,
+    )
     batches = []
     id_first = 10_000
     for k, size in enumerate(sizes):
