@@ -190,7 +190,9 @@ def account_slot(sorted_ids, sorted_slots, account_id):  # type: ignore[no-untyp
     return -1
 
 
-@njit(cache=True)
+# nogil: the node hashes and fsyncs the previous entry on another thread meanwhile; the
+# engine itself stays single-writer (only the node's writer calls it).
+@njit(cache=True, nogil=True)
 def apply_money(  # type: ignore[no-untyped-def]
     start, stop, now_ns,
     kind, flags, id_hi, id_lo, debit, credit, amount, ref_hi, ref_lo, timeout_ns,
@@ -475,7 +477,7 @@ def apply_money(  # type: ignore[no-untyped-def]
     return settled
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def check_invariants(  # type: ignore[no-untyped-def]
     n_accounts, n_currencies, acc_balance, acc_held, acc_floor, acc_currency, acc_flags,
     balance_abs_max,
