@@ -903,6 +903,7 @@ def measure(
     sqlite_transfers = workload.transfers(_STREAM_DURABLE, config.baseline_sqlite_transfers_per_rep)
     pg_transfers = workload.transfers(_STREAM_DURABLE, config.baseline_pg_transfers_per_rep)
     notes: list[str] = []
+    load_start = os.getloadavg()
     measurements: dict[str, Measurement] = {}
     rejected: dict[str, float] = {}
 
@@ -972,6 +973,21 @@ def measure(
 
     if durable_runs:
         _add_durable(measurements, rejected, config, durable_runs, replay_runs)
+        # Paired ratios (same repetition, seconds apart) are less hurt by a burst of load
+        # from other processes than the ratio of the two medians.
+        paired = [
+            d.transfers_per_s / b.transfers_per_s
+            for d, b in zip(durable_runs, sqlite_runs, strict=True)
+        ]
+        notes.append(
+            f"durable/sqlite per repetition: median {statistics.median(paired):,.0f}x "
+            f"({min(paired):,.0f}x–{max(paired):,.0f}x)"
+        )
+    load_end = os.getloadavg()
+    notes.append(
+        f"machine: {os.cpu_count()} CPUs, load average (1 min) {load_start[0]:.2f} at start, "
+        f"{load_end[0]:.2f} at end; files in {tempfile.gettempdir()}"
+    )
     measurements["baseline_sqlite_tps"] = Measurement(
         "baseline_sqlite_tps",
         "transfers/s",
