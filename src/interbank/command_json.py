@@ -55,6 +55,7 @@ LINE_CHARS_MAX = 16_384
 ID_JSON_INT_MAX = 2**53 - 1
 
 _INT64_MAX = 2**63 - 1
+_ID_ECHO_CHARS_MAX = 64
 _UUID_PATTERN = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
@@ -151,9 +152,6 @@ class ParsedCommand:
     command: Command
     id_json: IdJson
     claims: tuple[CurrencyClaim, ...] = ()
-    # For open_account: the currency the new account will hold (used to check later
-    # lines of the same file before the account exists).
-    opens_account_currency: str | None = None
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -403,8 +401,11 @@ def parse_command(value: object) -> ParsedCommand:
     type_name = value.get("type")
     id_json: IdJson | None = None
     raw_id = value.get("id")
-    # Echo the sender's id in an error whenever it is at least of a plausible form.
-    if isinstance(raw_id, str) or (_is_int(raw_id) and 0 < raw_id <= COMMAND_ID_MAX):
+    # Echo the sender's id in an error whenever it is at least of a plausible form
+    # (a short string or an integer in range), so the sender can match the answer.
+    if (isinstance(raw_id, str) and len(raw_id) <= _ID_ECHO_CHARS_MAX) or (
+        _is_int(raw_id) and 0 < raw_id <= COMMAND_ID_MAX
+    ):
         id_json = raw_id
     try:
         if "type" not in value:
@@ -424,12 +425,12 @@ def parse_command(value: object) -> ParsedCommand:
     except CommandJsonError as error:
         raise error.with_id(id_json) from None
     assert id_json is not None
-    return ParsedCommand(
-        command=parsed.command,
-        id_json=id_json,
-        claims=parsed.claims,
-        opens_account_currency=parsed.opens_account_currency,
-    )
+    command, claims = parsed
+    return ParsedCommand(command, id_json, claims)
+
+
+# What a type's parser returns: the command and the currencies its sender claimed.
+_Parsed = tuple[Command, tuple[CurrencyClaim, ...]]
 
 
 def _claims(
@@ -442,7 +443,7 @@ def _claims(
     )
 
 
-def _transfer(command_id: int, f: _Fields) -> ParsedCommand:
+def _transfer(command_id: int, f: _Fields) -> _Parsed:
     debit = _account_id(f.required("debit_account_id"), "debit_account_id")
     credit = _account_id(f.required("credit_account_id"), "credit_account_id")
     code = f.currency()
@@ -450,10 +451,10 @@ def _transfer(command_id: int, f: _Fields) -> ParsedCommand:
     assert amount is not None
     linked = f.linked()
     claims = _claims("account", code, (debit, "debit_account_id"), (credit, "credit_account_id"))
-    return ParsedCommand(Transfer(command_id, debit, credit, amount, linked), command_id, claims)
+    return Transfer(command_id, debit, credit, amount, linked), claims
 
 
-def _hold(command_id: int, f: _Fields) -> ParsedCommand:
+def _hold(command_id: int, f: _Fields) -> _Parsed:
     debit = _account_id(f.required("debit_account_id"), "debit_account_id")
     credit = _account_id(f.required("credit_account_id"), "credit_account_id")
     code = f.currency()
@@ -470,36 +471,36 @@ def _hold(command_id: int, f: _Fields) -> ParsedCommand:
     linked = f.linked()
     claims = _claims("account", code, (debit, "debit_account_id"), (credit, "credit_account_id"))
     command = Hold(command_id, debit, credit, amount, timeout_ns, linked)
-    return ParsedCommand(command, command_id, claims)
+    return command, claims
 
 
-def _post_hold(command_id: int, f: _Fields) -> ParsedCommand:
+def _post_hold(command_id: int, f: _Fields) -> _Parsed:
     hold_id = parse_id(f.required("hold_id"), "hold_id")
     code = f.currency()
     amount = f.money("amount", "amount_minor", code, required=False, zero_allowed=False)
     linked = f.linked()
     claims = _claims("hold", code, (hold_id, "hold_id"))
-    return ParsedCommand(PostHold(command_id, hold_id, amount, linked), command_id, claims)
+    return PostHold(command_id, hold_id, amount, linked), claims
 
 
-def _void_hold(command_id: int, f: _Fields) -> ParsedCommand:
+def _void_hold(command_id: int, f: _Fields) -> _Parsed:
     hold_id = parse_id(f.required("hold_id"), "hold_id")
-    return ParsedCommand(VoidHold(command_id, hold_id, f.linked()), command_id)
+    return VoidHold(command_id, hold_id, f.linked()), ()
 
 
-def _issue_or_redeem(cls: type[Issue] | type[Redeem]) -> Callable[[int, _Fields], ParsedCommand]:
-    def parse(command_id: int, f: _Fields) -> ParsedCommand:
+def _issue_or_redeem(cls: type[Issue] | type[Redeem]) -> Callable[[int, _Fields], _Parsed]:
+    def parse(command_id: int, f: _Fields) -> _Parsed:
         account = _account_id(f.required("account_id"), "account_id")
         code = f.currency()
         amount = f.money("amount", "amount_minor", code, required=True, zero_allowed=False)
         assert amount is not None
         claims = _claims("account", code, (account, "account_id"))
-        return ParsedCommand(cls(command_id, account, amount, f.linked()), command_id, claims)
+        return cls(command_id, account, amount, f.linked()), claims
 
     return parse
 
 
-def _register_participant(command_id: int, f: _Fields) -> ParsedCommand:
+def _register_participant(command_id: int, f: _Fields) -> _Parsed:
     bic = _string(f.required("bic"), "bic")
     name = _string(f.required("name"), "name")
     role_text = _string(f.required("role"), "role")
@@ -510,10 +511,10 @@ def _register_participant(command_id: int, f: _Fields) -> ParsedCommand:
         raise CommandJsonError("FF01", f"role must be one of {known}", "role") from None
     code = f.currency()
     command = RegisterParticipant(command_id, bic, name, role, code)
-    return ParsedCommand(command, command_id)
+    return command, ()
 
 
-def _open_account(command_id: int, f: _Fields) -> ParsedCommand:
+def _open_account(command_id: int, f: _Fields) -> _Parsed:
     account = _account_id(f.required("account_id"), "account_id")
     bic = _string(f.required("bic"), "bic")
     code = _currency_code(f.required("currency"))
@@ -527,35 +528,33 @@ def _open_account(command_id: int, f: _Fields) -> ParsedCommand:
             raise CommandJsonError("FF01", f"kind must be one of {known}", "kind") from None
     line = f.money("credit_line", "credit_line_minor", code, required=False, zero_allowed=True)
     command = OpenAccount(command_id, account, bic, code, kind, line or 0)
-    return ParsedCommand(command, command_id, opens_account_currency=code)
+    return command, ()
 
 
-def _close_account(command_id: int, f: _Fields) -> ParsedCommand:
+def _close_account(command_id: int, f: _Fields) -> _Parsed:
     account = _account_id(f.required("account_id"), "account_id")
-    return ParsedCommand(CloseAccount(command_id, account), command_id)
+    return CloseAccount(command_id, account), ()
 
 
-def _set_credit_line(command_id: int, f: _Fields) -> ParsedCommand:
+def _set_credit_line(command_id: int, f: _Fields) -> _Parsed:
     account = _account_id(f.required("account_id"), "account_id")
     code = f.currency()
     line = f.money("credit_line", "credit_line_minor", code, required=True, zero_allowed=True)
     assert line is not None
     claims = _claims("account", code, (account, "account_id"))
-    return ParsedCommand(SetCreditLine(command_id, account, line), command_id, claims)
+    return SetCreditLine(command_id, account, line), claims
 
 
-def _suspend(command_id: int, f: _Fields) -> ParsedCommand:
-    return ParsedCommand(
-        SuspendParticipant(command_id, _string(f.required("bic"), "bic")), command_id
-    )
+def _suspend(command_id: int, f: _Fields) -> _Parsed:
+    return SuspendParticipant(command_id, _string(f.required("bic"), "bic")), ()
 
 
-def _reactivate(command_id: int, f: _Fields) -> ParsedCommand:
+def _reactivate(command_id: int, f: _Fields) -> _Parsed:
     bic = _string(f.required("bic"), "bic")
-    return ParsedCommand(ReactivateParticipant(command_id, bic), command_id)
+    return ReactivateParticipant(command_id, bic), ()
 
 
-_PARSERS: dict[str, Callable[[int, _Fields], ParsedCommand]] = {
+_PARSERS: dict[str, Callable[[int, _Fields], _Parsed]] = {
     "transfer": _transfer,
     "hold": _hold,
     "post_hold": _post_hold,
