@@ -158,8 +158,9 @@ def _user_errors(db: str | None = None) -> Iterator[None]:
     except Exception as error:  # a bug: say so in one line, not a traceback
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
+        first_line = (str(error).splitlines() or [""])[0]
         _stderr().print(
-            f"internal error: {type(error).__name__}: {error} "
+            f"internal error: {type(error).__name__}: {first_line} "
             f"(run with {DEBUG_ENV}=1 for the traceback, and please report it)"
         )
         raise typer.Exit(EXIT_INTERNAL) from None
@@ -792,7 +793,7 @@ def bench(
     """
     from interbank import benchmark
 
-    err = _stderr()
+    err = Console(stderr=True, highlight=False, log_path=False)
     with _user_errors():
         report = benchmark.measure(quick=quick, pg_url=pg, progress=lambda m: err.log(m))
     if not as_json:
