@@ -257,6 +257,8 @@ def test_verify_replay_and_balances_agree(example_db: str) -> None:
     replayed = json.loads(run("replay", "--db", example_db, "--json").stdout)
     assert replayed["digest"] == report["digest"]
     assert replayed["commands"] == report["commands"]
+    from_snapshot = run("replay", "--db", example_db, "--from-snapshot", "--json")
+    assert json.loads(from_snapshot.stdout)["digest"] == report["digest"]
     rows = json.loads(run("balances", "--db", example_db, "--json").stdout)
     by_currency: dict[str, int] = {}
     for row in rows:
