@@ -180,6 +180,24 @@ def idem_record(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def idem_rebuild(  # type: ignore[no-untyped-def]
+    idem_hi, idem_lo, idem_val, ring_hi, ring_lo, ring_fp, ring_code, meta,
+    from_hi, from_lo, from_fp, from_code,
+):
+    """Refill an empty idempotency window with ids in arrival order (snapshot restore)."""
+    for at in range(len(from_hi)):
+        idem_record(idem_hi, idem_lo, idem_val, ring_hi, ring_lo, ring_fp, ring_code, meta,
+                    from_hi[at], from_lo[at], from_fp[at], from_code[at])
+
+
+@njit(cache=True)
+def table_fill(keys_hi, keys_lo, vals, ids_hi, ids_lo, count):  # type: ignore[no-untyped-def]
+    """Insert ids[0:count] into an empty table, each with value index + 1."""
+    for index in range(count):
+        table_insert(keys_hi, keys_lo, vals, ids_hi[index], ids_lo[index], index + 1)
+
+
+@njit(cache=True)
 def account_slot(sorted_ids, sorted_slots, account_id):  # type: ignore[no-untyped-def]
     n = len(sorted_ids)
     if n == 0:

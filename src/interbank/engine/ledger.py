@@ -331,11 +331,10 @@ class Engine:
         self._hold_keys_hi = np.zeros(table_size, dtype=np.uint64)
         self._hold_keys_lo = np.zeros(table_size, dtype=np.uint64)
         self._hold_vals = np.zeros(table_size, dtype=np.int64)
-        for hold in range(int(self._meta[kernel.META_HOLDS])):
-            kernel.table_insert(
-                self._hold_keys_hi, self._hold_keys_lo, self._hold_vals,
-                self._hold_id_hi[hold], self._hold_id_lo[hold], hold + 1,
-            )  # fmt: skip
+        kernel.table_fill(
+            self._hold_keys_hi, self._hold_keys_lo, self._hold_vals,
+            self._hold_id_hi, self._hold_id_lo, int(self._meta[kernel.META_HOLDS]),
+        )  # fmt: skip
 
     def _expire_holds(self, timestamp_ns: int) -> list[int]:
         """Release every pending hold whose expiry is at or before this batch's stamp."""
@@ -858,13 +857,11 @@ def _restore(data: bytes) -> Engine:
     ring_count = len(arrays["ring_hi"])
     if ring_count > len(engine._ring_hi):
         raise ValueError("engine snapshot holds more ids than its idempotency window")
-    for at in range(ring_count):
-        kernel.idem_record(
-            engine._idem_hi, engine._idem_lo, engine._idem_val, engine._ring_hi,
-            engine._ring_lo, engine._ring_fp, engine._ring_code, engine._meta,
-            arrays["ring_hi"][at], arrays["ring_lo"][at], arrays["ring_fp"][at],
-            int(arrays["ring_code"][at]),
-        )  # fmt: skip
+    kernel.idem_rebuild(
+        engine._idem_hi, engine._idem_lo, engine._idem_val, engine._ring_hi, engine._ring_lo,
+        engine._ring_fp, engine._ring_code, engine._meta,
+        arrays["ring_hi"], arrays["ring_lo"], arrays["ring_fp"], arrays["ring_code"],
+    )  # fmt: skip
     if engine.digest() != header["digest"]:
         raise ValueError("engine snapshot does not match its own digest")
     return engine
