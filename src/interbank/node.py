@@ -122,7 +122,9 @@ class _Request:
 
 @dataclass(slots=True)
 class _WriterState:
-    """What the writer role guards: touched only by the thread holding that role."""
+    """The writer's state. ``head`` and ``failure`` change only in the thread holding the
+    writer role (``head`` under the condition too, for ``Node.head``); ``queue`` only
+    under the condition."""
 
     head: Head
     commands_since_snapshot: int
@@ -259,7 +261,11 @@ class Node:
 
     @contextmanager
     def quiesced(self) -> Iterator[Engine]:
-        """The engine, with no batch being applied until the block ends."""
+        """The engine, with no batch being applied until the block ends.
+
+        For consistent reads (a digest with its seq, a statement). Do not submit from
+        inside the block: the submit would wait for the block to end.
+        """
         with self._writer_role():
             yield self._engine
 
