@@ -9,8 +9,11 @@ Group commit without a writer thread: the first caller that finds no writer at w
 becomes the writer (the "leader"), takes every queued request up to
 ``batch_size_max`` commands, commits them as one journal entry, and hands results to
 their callers; callers that arrive meanwhile queue up and ride on the next entry.
-A single-threaded caller therefore pays no thread hand-off at all, and many threads
-share one fsync per entry. It may import ``journal``, ``engine`` and ``views``.
+When its own request is answered, the leader hands the writer role to the owner of
+the oldest queued request. A single-threaded caller therefore pays no thread hand-off
+at all, and many threads share one fsync per entry. Each waiting caller sleeps on its
+own event, so an entry wakes exactly the callers it answers (no thundering herd).
+It may import ``journal``, ``engine`` and ``views``.
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ class SettingsMismatchError(NodeError):
     """The engine settings asked for differ from those the journal was written with."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # compared by identity (queue.remove)
 class _Request:
     """One caller's batch (at most ``batch_size_max`` rows) waiting for its result."""
 
@@ -118,6 +121,9 @@ class _Request:
     result: BatchResult | None = None
     error: BaseException | None = None
     done: bool = False
+    lead: bool = False  # the writer role was handed to this request's caller
+    # Set when the request is answered, or when its caller is handed the writer role.
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(slots=True)
@@ -157,12 +163,18 @@ class Node:
             commands_since_snapshot=recovery.commands_replayed,
             snapshot_seq=recovery.snapshot_seq,
         )
-        # One condition guards the queue and the writer role; waiters are callers
-        # whose requests are queued, callers blocked by backpressure, and close().
-        self._condition = threading.Condition(threading.Lock())
+        # One lock guards the queue and the writer role. Callers with a queued request
+        # sleep on the request's own event; these conditions wake the other waiters:
+        # a leader lingering for arrivals, callers blocked by backpressure, and callers
+        # of quiesced()/snapshot()/close() waiting for the writer role.
+        self._lock = threading.Lock()
+        self._role_free = threading.Condition(self._lock)
+        self._arrival = threading.Condition(self._lock)
+        self._space = threading.Condition(self._lock)
         self._queued_commands = 0
         self._writer_busy = False
-        self._callers_inside = 0
+        self._role_waiters = 0
+        self._last_group_requests = 0
         self._closed = False
         # Created on the first big group (see _append_beside_apply); shut down by close().
         self._journal_thread: ThreadPoolExecutor | None = None
@@ -224,14 +236,17 @@ class Node:
 
     def close(self) -> None:
         """Finish what is queued, write a snapshot (if set to) and close the journal."""
-        with self._condition:
+        with self._lock:
             if self._closed:
                 return
-            self._closed = True
-            self._condition.notify_all()  # callers blocked on backpressure give up
-        with self._writer_role(queue_empty=True):
+            self._closed = True  # from now on nothing more is queued
+            self._space.notify_all()  # callers blocked on backpressure give up
+        with self._writer_role():
             state = self._state
             try:
+                # Commit what was queued before the close: its callers are waiting.
+                while self._state.queue:
+                    self._commit_taken(self._take_group(linger=False))
                 if (
                     self._settings.snapshot_on_close
                     and state.failure is None
@@ -256,7 +271,7 @@ class Node:
     @property
     def head(self) -> Head:
         """The last durable entry's seq, hash and timestamp."""
-        with self._condition:
+        with self._lock:
             return self._state.head
 
     @contextmanager
@@ -324,48 +339,82 @@ class Node:
         rows = len(batch)
         assert 1 <= rows <= self._settings.batch_size_max
         request = _Request(batch)
-        condition = self._condition
-        with condition:
-            self._callers_inside += 1
+        with self._lock:
+            while (
+                not self._closed
+                and self._queued_commands + rows > self._settings.submit_queue_commands_max
+            ):
+                self._space.wait()
+            self._raise_unless_open()
+            self._state.queue.append(request)
+            self._queued_commands += rows
+            if self._writer_busy:
+                self._arrival.notify()  # a lingering leader may now have a fuller group
+            else:
+                self._writer_busy = True
+                request.lead = True
+        if not request.lead:
             try:
-                while (
-                    not self._closed
-                    and self._queued_commands + rows > self._settings.submit_queue_commands_max
-                ):
-                    condition.wait()
-                self._raise_unless_open()
-                self._state.queue.append(request)
-                self._queued_commands += rows
-                condition.notify_all()  # a lingering leader may now have a full group
-                while not request.done and self._writer_busy:
-                    condition.wait()
-                lead = not request.done
-                if lead:
-                    self._writer_busy = True
-            finally:
-                self._callers_inside -= 1
-        if lead:
-            try:
-                while not request.done:
-                    group = self._take_group()
-                    try:
-                        self._commit_group(group)
-                    except BaseException as error:
-                        # Unexpected: stop, and let no caller of the group wait forever.
-                        if self._state.failure is None:
-                            self._state.failure = error
-                        unanswered = [r for r in group if not r.done]
-                        if unanswered:
-                            self._answer(unanswered, None, NodeFailedError(repr(error)))
-            finally:
-                with condition:
-                    self._writer_busy = False
-                    condition.notify_all()
+                request.wake.wait()  # answered, or handed the writer role
+            except BaseException:
+                self._abandon(request)
+                raise
+        if request.lead and not request.done:
+            self._lead(request)
         assert request.done
         if request.error is not None:
             raise request.error
         assert request.result is not None and len(request.result) == rows
         return request.result
+
+    def _abandon(self, request: _Request) -> None:
+        """The caller was interrupted while waiting: withdraw its request if still
+        queued, and pass the writer role on if it was just handed to this caller."""
+        with self._lock:
+            queue = self._state.queue
+            if request in queue:
+                queue.remove(request)
+                self._queued_commands -= len(request.batch)
+            if request.lead and not request.done:
+                self._release_role()
+
+    def _lead(self, request: _Request) -> None:
+        """Commit groups until ``request`` is answered, then pass the writer role on."""
+        try:
+            while not request.done:
+                self._commit_taken(self._take_group(linger=True))
+        finally:
+            with self._lock:
+                self._release_role()
+
+    def _commit_taken(self, group: list[_Request]) -> None:
+        try:
+            self._commit_group(group)
+        except BaseException as error:
+            # Unexpected: stop, and let no caller of the group wait forever.
+            if self._state.failure is None:
+                self._state.failure = error
+            unanswered = [r for r in group if not r.done]
+            if unanswered:
+                self._answer(unanswered, None, NodeFailedError(repr(error)))
+
+    def _release_role(self) -> None:
+        """Called with the lock held by the writer-role holder giving it up.
+
+        Waiters for quiesced()/snapshot()/close() come first (else a steady stream of
+        callers could keep them out forever); then the oldest queued request's caller.
+        """
+        assert self._writer_busy
+        queue = self._state.queue
+        if self._role_waiters > 0:
+            self._writer_busy = False
+            self._role_free.notify()
+        elif queue:
+            successor = queue[0]
+            successor.lead = True  # the role passes straight on: _writer_busy stays
+            successor.wake.set()
+        else:
+            self._writer_busy = False
 
     def _raise_unless_open(self) -> None:
         if self._state.failure is not None:
@@ -375,21 +424,24 @@ class Node:
         if self._closed:
             raise NodeClosedError("the node is closed")
 
-    def _take_group(self) -> list[_Request]:
+    def _take_group(self, *, linger: bool) -> list[_Request]:
         """Requests for the next entry, in arrival order (called by the writer)."""
         settings = self._settings
-        condition = self._condition
-        with condition:
-            # Linger only when other callers are about: a lone caller would just wait.
-            if settings.linger_us > 0 and self._callers_inside > 0:
+        with self._lock:
+            queue = self._state.queue
+            # Linger only after a shared entry: a lone caller would just wait. Stop once
+            # as many requests are queued as shared the last entry (everyone is back).
+            if linger and settings.linger_us > 0 and self._last_group_requests > 1:
                 # A monotonic clock for scheduling only; it never reaches engine state.
                 deadline_ns = time.monotonic_ns() + settings.linger_us * 1000
-                while self._queued_commands < settings.batch_size_max:
+                while (
+                    self._queued_commands < settings.batch_size_max
+                    and len(queue) < self._last_group_requests
+                ):
                     remaining_ns = deadline_ns - time.monotonic_ns()
                     if remaining_ns <= 0:
                         break
-                    condition.wait(remaining_ns / 1e9)
-            queue = self._state.queue
+                    self._arrival.wait(remaining_ns / 1e9)
             group: list[_Request] = []
             rows = 0
             while queue and rows + len(queue[0].batch) <= settings.batch_size_max:
@@ -402,7 +454,8 @@ class Node:
                     break
             assert group, "the writer's own request is queued and fits in an entry"
             self._queued_commands -= rows
-            condition.notify_all()  # room for callers blocked on backpressure
+            self._last_group_requests = len(group)
+            self._space.notify_all()  # room for callers blocked on backpressure
             return group
 
     def _commit_group(self, group: list[_Request]) -> None:
@@ -447,7 +500,7 @@ class Node:
                 failure = NodeFailedError(f"appending entry {entry.seq}: {error!r}")
                 self._answer(group, None, failure)
             return None
-        with self._condition:
+        with self._lock:
             state.head = Head.of(entry)
         try:
             return self._engine.apply(batch, timestamp_ns)
@@ -488,7 +541,7 @@ class Node:
             failure = NodeFailedError(f"appending entry {head.seq + 1}: {error!r}")
             self._answer(group, None, failure)
             return None
-        with self._condition:
+        with self._lock:
             state.head = Head.of(entry)
         if apply_error is not None:
             state.failure = apply_error
@@ -525,7 +578,7 @@ class Node:
     ) -> None:
         assert (result is None) != (error is None)
         offset = 0
-        with self._condition:
+        with self._lock:
             for request in group:
                 rows = len(request.batch)
                 if result is not None:
@@ -538,8 +591,8 @@ class Node:
                 else:
                     request.error = error
                 request.done = True
+                request.wake.set()
                 offset += rows
-            self._condition.notify_all()
 
     # --- snapshots -----------------------------------------------------------------
 
@@ -563,21 +616,28 @@ class Node:
         return state.head.seq
 
     @contextmanager
-    def _writer_role(self, *, queue_empty: bool = False) -> Iterator[None]:
-        """Hold the writer role (no group is committed meanwhile).
-
-        ``queue_empty`` also waits until every queued request was committed (close).
-        """
-        with self._condition:
-            while self._writer_busy or (queue_empty and self._state.queue):
-                self._condition.wait()
+    def _writer_role(self) -> Iterator[None]:
+        """Hold the writer role (no group is committed meanwhile)."""
+        with self._lock:
+            self._role_waiters += 1
+            try:
+                while self._writer_busy:
+                    self._role_free.wait()
+            except BaseException:
+                # Interrupted: if the role was freed for us, pass it on, lest it idle
+                # while callers sleep in the queue.
+                self._role_waiters -= 1
+                if not self._writer_busy:
+                    self._writer_busy = True
+                    self._release_role()
+                raise
+            self._role_waiters -= 1
             self._writer_busy = True
         try:
             yield
         finally:
-            with self._condition:
-                self._writer_busy = False
-                self._condition.notify_all()
+            with self._lock:
+                self._release_role()
 
 
 # --- results of parts of an entry --------------------------------------------------------

@@ -143,6 +143,92 @@ def test_concurrent_callers_get_their_own_results(
     assert report.ok and report.digest == live_digest
 
 
+def _run_threads(target: Callable[[int], None], threads_n: int) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            target(k)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(threads_n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "a caller hangs"
+    return errors
+
+
+def test_quiesced_and_snapshot_get_their_turn_under_load(
+    node: Node, make_transfers: MakeTransfers
+) -> None:
+    """A steady stream of callers never keeps quiesced() or snapshot() out."""
+    stop = threading.Event()
+    turns: list[int] = []
+
+    def caller(k: int) -> None:
+        call = 0
+        while not stop.is_set():
+            node.submit_batch(make_transfers(1_000_000 * (k + 1) + 10 * call, 10, call))
+            call += 1
+
+    def reader(k: int) -> None:
+        if k > 0:
+            caller(k)
+            return
+        for _ in range(20):
+            with node.quiesced() as engine:
+                turns.append(engine.commands_applied)
+            node.snapshot()
+        stop.set()
+
+    assert not _run_threads(reader, 5)
+    assert len(turns) == 20 and turns == sorted(turns)
+
+
+def test_close_commits_what_is_queued(node: Node, db: str, make_transfers: MakeTransfers) -> None:
+    answered: dict[int, int] = {}
+
+    def caller(k: int) -> None:
+        answered[k] = node.submit_batch(make_transfers(10_000 + 100 * k, 7, k)).ok_count()
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(4)]
+    closer = threading.Thread(target=node.close)
+    with node.quiesced():
+        for thread in threads:
+            thread.start()
+        _wait_for_queue(node, 4)
+        closer.start()
+        while node._role_waiters == 0:
+            time.sleep(0.001)
+    for thread in [*threads, closer]:
+        thread.join(timeout=60)
+    assert answered == {0: 7, 1: 7, 2: 7, 3: 7}  # answered, not refused
+    assert all(_journal_ids(db)[10_000 + 100 * k + 6] == 1 for k in range(4))
+
+
+def test_backpressure_keeps_every_caller_served(
+    db: str,
+    engine_settings: EngineSettings,
+    setup_commands: list[Command],
+    make_transfers: MakeTransfers,
+) -> None:
+    settings = NodeSettings(batch_size_max=10, submit_queue_commands_max=20, linger_us=50)
+    with Node.open(db, create=True, settings=settings, engine_settings=engine_settings) as node:
+        node.submit(setup_commands)
+
+        def caller(k: int) -> None:
+            for call in range(15):
+                id_first = 1_000_000 * (k + 1) + 10 * call
+                result = node.submit_batch(make_transfers(id_first, 1 + (call + k) % 10, call))
+                assert result.results()[0].command_id == id_first
+
+        assert not _run_threads(caller, 8)
+    assert verify(db).ok
+
+
 def test_a_big_batch_is_cut_into_entries_in_order(
     db: str, engine_settings: EngineSettings, setup_commands: list[Command]
 ) -> None:
