@@ -41,6 +41,8 @@ from interbank.engine import (
 
 T = TypeVar("T")
 INT64_MAX = 2**63 - 1
+ACCOUNT_ID_MAX = 2**63 - 1
+COMMAND_ID_MAX = 2**128 - 1
 
 # --- the fixed network ------------------------------------------------------------------
 
@@ -84,7 +86,7 @@ CURRENCY_GROUPS = tuple(
     for code in ("EUR", "JPY", "BHD")
 )
 # Ids the stream may open later (3: BHD's issuance account), and one that never exists.
-LATER_ACCOUNT_IDS = (3, 20, 21, 22)
+LATER_ACCOUNT_IDS = (3, 20, 21, ACCOUNT_ID_MAX)
 UNKNOWN_ACCOUNT_ID = 99
 MONEY_ACCOUNT_IDS = (1, 2, *SETTLEMENT_IDS, *LATER_ACCOUNT_IDS, UNKNOWN_ACCOUNT_ID)
 
@@ -229,9 +231,14 @@ class StreamWriter:
 
     def _fresh_id(self) -> int:
         self._next_id += 1
-        # Some ids use the high 64 bits, so both halves of the 128-bit id are exercised.
-        if chance(self.choices, 20):
+        # Some ids use the high 64 bits, so both halves of the 128-bit id are exercised,
+        # and some sit just under 2**128, where both halves have their top bit set (the
+        # kernel keeps them in uint64 arrays; a signed slip would show there).
+        band = self.choices.integer(0, 99)
+        if band < 15:
             return (self._next_id << 70) | self._next_id
+        if band < 25:
+            return COMMAND_ID_MAX - self._next_id
         return self._next_id
 
     def _amount(self, careful: bool = False) -> int:

@@ -645,6 +645,21 @@ def test_batch_over_batch_commands_max_is_refused_whole_and_applies_nothing() ->
     assert len(engine.apply(fitting, NOW_NS + 100)) == SETTINGS.batch_commands_max
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Engine.apply stores a stamp of 2**63 or more as its clock and expires holds "
+    "before the kernel call fails with OverflowError, so the failed batch still moves time "
+    "on and every later batch with a real stamp is refused as out of order",
+)
+def test_stamp_beyond_int64_is_refused_without_moving_the_clock() -> None:
+    engine = network()
+    digest = engine.digest()
+    with pytest.raises((ValueError, AssertionError, OverflowError)):
+        engine.execute(Transfer(900, 10, 11, 5), 2**63)
+    assert engine.timestamp_ns == SETUP_TIMESTAMP_NS
+    assert engine.digest() == digest
+
+
 def test_limits_on_participants_accounts_and_holds_answer_limit_reached() -> None:
     engine = network(stream_settings(tight_limits=True))  # 9 participants, 13 accounts, 6 holds
     before_limit = [

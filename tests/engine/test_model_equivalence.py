@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from interbank.engine import Engine, ResultCode
@@ -21,7 +22,7 @@ from .scenario import RandomChoices, Stream, random_streams, stream_settings, wr
 
 # Streams are built from many small draws; hypothesis' "too slow" check would trip on
 # the generation alone, which is not a bug in the engine.
-EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @EXAMPLES
@@ -30,7 +31,7 @@ def test_engine_and_model_agree_on_every_answer_and_balance(stream: Stream) -> N
     run_side_by_side(stream)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     stream=random_streams(
         commands_max=120, window=64, batch_commands_max=32, hold_resend_horizon=24
@@ -48,6 +49,7 @@ def _check_invariants_too(engine: Engine, model: ReferenceModel) -> None:
     assert_invariants(engine, model.holds.keys())
 
 
+@pytest.mark.slow
 def test_ten_thousand_command_stream_matches_the_model_and_keeps_the_invariants() -> None:
     # Seeded, not hypothesis: hypothesis cannot draw a stream this long. The seed is
     # fixed so a failure reproduces; change it to explore other streams.
