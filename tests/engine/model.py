@@ -7,7 +7,7 @@ own. Where the engine and this model disagree on any result code, replay flag, b
 hold or participant, one of them is wrong, and the model is short enough to read.
 
 The model deliberately reuses nothing from ``interbank.engine`` but the command and code
-types (the language both speak). Currency and BIC validity are decided from small
+types and ``EngineSettings`` (the language both speak, and the limits both obey). Currency and BIC validity are decided from small
 explicit tables, so a generated stream that strays outside them fails loudly instead of
 silently agreeing with the engine.
 """
@@ -346,7 +346,8 @@ class ReferenceModel:
             return ResultCode.OK
         if command.id in self.holds:
             # Only possible once the idempotency window forgot the first hold with this
-            # id; the engine's answer to that is a known bug (see test_bad_input.py).
+            # id; the engine's answer to that is a known bug (see test_invariants.py,
+            # test_hold_id_placed_again_after_the_window_forgot_it_is_refused_or_reachable).
             raise UnmodelledScenario(f"hold id {command.id} placed twice")
         debit.held_minor += amount
         expires_at_ns = self.timestamp_ns + command.timeout_ns if command.timeout_ns > 0 else 0
