@@ -7,9 +7,9 @@ own. Where the engine and this model disagree on any result code, replay flag, b
 hold or participant, one of them is wrong, and the model is short enough to read.
 
 The model deliberately reuses nothing from ``interbank.engine`` but the command and code
-types and ``EngineSettings`` (the language both speak, and the limits both obey). Currency and BIC validity are decided from small
-explicit tables, so a generated stream that strays outside them fails loudly instead of
-silently agreeing with the engine.
+types and ``EngineSettings`` (the language both speak, and the limits both obey).
+Currency and BIC validity are decided from small explicit tables, so a generated stream
+that strays outside them fails loudly instead of silently agreeing with the engine.
 """
 
 from __future__ import annotations
@@ -547,9 +547,10 @@ class ReferenceModel:
         return ResultCode.OK
 
     def _account_by_id(self, account_id: object) -> ModelAccount | None:
-        if not _is_int(account_id):
+        # A bool is an int to Python but not an account id.
+        if not isinstance(account_id, int) or isinstance(account_id, bool):
             return None
-        return self.accounts.get(account_id)  # type: ignore[arg-type]
+        return self.accounts.get(account_id)
 
     def _close_account(self, command: CloseAccount) -> ResultCode:
         account = self._account_by_id(command.account_id)

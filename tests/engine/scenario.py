@@ -266,11 +266,11 @@ class StreamWriter:
     def _account_pair(self, careful: bool = False) -> tuple[int, int]:
         """Debit and credit: most often two settlement accounts of one currency."""
         if careful:
-            group = pick(self.choices, CURRENCY_GROUPS[:2])  # the funded currencies
-            debit = pick(self.choices, group)
-            return debit, pick(self.choices, [other for other in group if other != debit])
+            funded = pick(self.choices, CURRENCY_GROUPS[:2])  # EUR and JPY have money
+            debit = pick(self.choices, funded)
+            return debit, pick(self.choices, [other for other in funded if other != debit])
         debit = self._account_id()
-        group = next((ids for ids in CURRENCY_GROUPS if debit in ids), None)
+        group: tuple[int, ...] | None = next((ids for ids in CURRENCY_GROUPS if debit in ids), None)
         if group is not None and chance(self.choices, 75):
             others = [account_id for account_id in group if account_id != debit]
             return debit, pick(self.choices, others)

@@ -697,7 +697,7 @@ def test_stamp_beyond_int64_is_refused_without_moving_the_clock() -> None:
 
 def test_limits_on_participants_accounts_and_holds_answer_limit_reached() -> None:
     engine = network(stream_settings(tight_limits=True))  # 9 participants, 13 accounts, 6 holds
-    before_limit = [
+    before_limit: list[Command] = [
         RegisterParticipant(800, "BARCGB22", "Barclays", Role.DIRECT),
         RegisterParticipant(801, "CITIUS33", "Citibank", Role.DIRECT),
         OpenAccount(802, 20, "BARCGB22", "EUR"),
