@@ -22,6 +22,7 @@ import itertools
 import logging
 import threading
 import time
+import typing
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,15 @@ from types import TracebackType
 
 import numpy as np
 
-from interbank.engine import Batch, BatchResult, Command, Engine, EngineSettings, Result
+from interbank.engine import (
+    Batch,
+    BatchResult,
+    Command,
+    CommandFormatError,
+    Engine,
+    EngineSettings,
+    Result,
+)
 from interbank.engine.batch import FLAG_LINKED
 from interbank.journal import (
     META_ENGINE_SETTINGS,
@@ -298,6 +307,9 @@ class Node:
     def submit_batch(self, batch: Batch) -> BatchResult:
         """Submit a columnar batch; its results, in order, once all of it is durable.
 
+        Raises CommandFormatError (nothing submitted) for an administrative command
+        whose fields would not read back from the journal as they are.
+
         A batch longer than ``batch_size_max`` is cut into several entries, never
         inside a linked chain (a chain longer than ``batch_size_max`` is refused with
         ValueError before anything is submitted). The parts are committed one after
@@ -306,6 +318,7 @@ class Node:
         rows = len(batch)
         if rows == 0:
             return _empty_result(self._state.head.timestamp_ns)
+        batch = _journal_form(batch)
         cuts = self._cuts(batch)
         if len(cuts) == 2:
             return self._submit_part(batch)
@@ -468,7 +481,13 @@ class Node:
         # The one clock read in the system. Strictly rising, even if the clock steps back.
         timestamp_ns = max(time.time_ns(), state.head.timestamp_ns + 1)
         payload = batch.pack()
-        if len(batch) >= self._settings.append_overlap_rows_min:
+        if batch.admin:
+            # Administrative commands run in plain Python in the engine and may raise
+            # on input it failed to refuse. Journaled first, such a batch would raise
+            # again at every recovery: a journal no node can open. Applied first, it
+            # only stops this node, and reopening recovers without it.
+            result = self._apply_then_append(group, batch, timestamp_ns, payload)
+        elif len(batch) >= self._settings.append_overlap_rows_min:
             result = self._append_beside_apply(group, batch, timestamp_ns, payload)
         else:
             result = self._append_then_apply(group, batch, timestamp_ns, payload)
@@ -511,6 +530,35 @@ class Node:
             state.failure = error
             self._answer(group, None, NodeFailedError(f"applying entry {entry.seq}: {error!r}"))
             return None
+
+    def _apply_then_append(
+        self, group: list[_Request], batch: Batch, timestamp_ns: int, payload: bytes
+    ) -> BatchResult | None:
+        """Apply first, journal after: an engine error never reaches the journal.
+
+        Results are still released only after the append. If the append fails, the
+        engine is ahead of the journal and the node stops (reopening recovers).
+        """
+        state = self._state
+        try:
+            result = self._engine.apply(batch, timestamp_ns)
+        except BaseException as error:
+            state.failure = error  # the engine may hold part of the batch: stop
+            failure = NodeFailedError(
+                f"the engine refused a batch, which was not journaled: {error!r}; reopen"
+            )
+            self._answer(group, None, failure)
+            return None
+        entry = next_entry(state.head, timestamp_ns, payload)
+        try:
+            self._backend.append([entry])
+        except BaseException as error:
+            state.failure = error
+            self._answer(group, None, NodeFailedError(f"appending entry {entry.seq}: {error!r}"))
+            return None
+        with self._lock:
+            state.head = Head.of(entry)
+        return result
 
     def _append_beside_apply(
         self, group: list[_Request], batch: Batch, timestamp_ns: int, payload: bytes
@@ -638,6 +686,41 @@ class Node:
         finally:
             with self._lock:
                 self._release_role()
+
+
+# --- the boundary in front of the journal ------------------------------------------------
+
+
+def _journal_form(batch: Batch) -> Batch:
+    """The batch as replay will read it back from the journal; CommandFormatError if none.
+
+    Money rows are plain integer columns and read back as they are. Administrative rows
+    travel as JSON inside the packed batch: a field that does not survive that (a role
+    that is no Role, a list where a BIC goes, a float amount) would make the live engine
+    and a replay see different commands, or make the entry unreadable, so it is refused
+    here, before anything is stamped. The engine is then given the read-back commands,
+    exactly what replay will give it.
+    """
+    if not batch.admin:
+        return batch
+    try:
+        read_back = Batch.unpack(batch.pack())
+    except (TypeError, ValueError) as error:
+        raise CommandFormatError(
+            "FF01", f"an administrative command cannot be journaled: {error}"
+        ) from error
+    for row, command in read_back.admin.items():
+        for name, hint in typing.get_type_hints(type(command)).items():
+            value = getattr(command, name)
+            allowed = typing.get_args(hint) or (hint,)
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                raise CommandFormatError(
+                    "FF01",
+                    f"{type(command).__name__}.{name} must be {hint}, not {type(value).__name__}",
+                    row,
+                )
+    assert len(read_back) == len(batch)
+    return read_back
 
 
 # --- results of parts of an entry --------------------------------------------------------

@@ -13,7 +13,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interbank.engine import Batch, Command, Engine, EngineSettings, ResultCode, Transfer
+from interbank.engine import (
+    Batch,
+    Command,
+    CommandFormatError,
+    Engine,
+    EngineSettings,
+    OpenAccount,
+    RegisterParticipant,
+    ResultCode,
+    Role,
+    SuspendParticipant,
+    Transfer,
+)
 from interbank.journal import JournalNotFoundError, open_journal
 from interbank.node import (
     Node,
@@ -420,6 +432,47 @@ def test_a_failed_apply_beside_the_append_stops_the_node(
     assert _journal_ids(db)[10_000] == 1  # durable: the append finished before the answer
     with Node.open(db) as reopened:
         assert reopened.head.seq == seq
+    assert verify(db).ok
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        RegisterParticipant(900, "BNKZDEFF", "Bank Z", "member"),  # type: ignore[arg-type]
+        RegisterParticipant(900, ["BNKZDEFF"], "Bank Z", Role.DIRECT),  # type: ignore[arg-type]
+        OpenAccount(900, 900, "BNKADEFF", "EUR", credit_line_minor=5.0),  # type: ignore[arg-type]
+        SuspendParticipant(900, {"bic": "BNKADEFF"}),  # type: ignore[arg-type]
+    ],
+    ids=["unknown role", "list as BIC", "float amount", "dict as BIC"],
+)
+def test_admin_commands_that_cannot_be_journaled_are_refused(
+    node: Node, db: str, bad: Command
+) -> None:
+    """Else they would poison the journal: replay could not read or apply them."""
+    seq = node.head.seq
+    with pytest.raises(CommandFormatError, match="FF01"):
+        node.submit([Transfer(901, 100, 101, 5), bad])
+    assert node.head.seq == seq  # nothing stamped, nothing journaled
+    assert node.submit([Transfer(901, 100, 101, 5)])[0].ok  # the node goes on
+    node.close()
+    assert verify(db).ok
+
+
+def test_an_engine_error_on_admin_commands_never_reaches_the_journal(node: Node, db: str) -> None:
+    """Batches with administrative rows are applied before they are journaled."""
+    seq = node.head.seq
+
+    def failing_apply(batch: Batch, timestamp_ns: int) -> None:
+        raise TypeError("unhashable type: 'list'")
+
+    node.engine.apply = failing_apply  # type: ignore[method-assign]
+    with pytest.raises(NodeFailedError, match="not journaled"):
+        node.submit([SuspendParticipant(900, "BNKADEFF")])
+    node.close()
+    assert _journal_ids(db)[900] == 0
+    with Node.open(db) as reopened:
+        assert reopened.head.seq == seq
+        assert reopened.submit([SuspendParticipant(900, "BNKADEFF")])[0].ok
     assert verify(db).ok
 
 
