@@ -21,8 +21,8 @@ AMOUNT_MINOR_MAX: int = 10**17
 # Amounts have at most this many integer digits at the edge; anything longer is
 # rejected before it is turned into an int (no unbounded parsing of hostile input).
 _AMOUNT_TEXT_LENGTH_MAX = 40
-_AMOUNT_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(?:\.([0-9]+))?$")
-_CODE_PATTERN = re.compile(r"^[A-Z]{3}$")
+_AMOUNT_PATTERN = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
+_CODE_PATTERN = re.compile(r"[A-Z]{3}")
 
 
 class MoneyError(ValueError):
@@ -43,7 +43,7 @@ class Currency:
     exponent: int
 
     def __post_init__(self) -> None:
-        assert _CODE_PATTERN.match(self.code), self.code
+        assert _CODE_PATTERN.fullmatch(self.code), self.code
         assert 0 <= self.exponent <= 4, self.exponent
 
 
@@ -54,7 +54,7 @@ def currency(code: str) -> Currency:
     Funds (XUA, XDR, ...) and metals without a minor unit are refused: the network
     settles only currencies with a defined exponent.
     """
-    if not isinstance(code, str) or not _CODE_PATTERN.match(code):
+    if not isinstance(code, str) or not _CODE_PATTERN.fullmatch(code):
         raise MoneyError("AM03", f"{code!r} is not an ISO 4217 currency code")
     try:
         entry = iso4217.Currency(code)
@@ -76,7 +76,7 @@ def parse_amount(text: str, code: str) -> int:
     cur = currency(code)
     if not isinstance(text, str) or len(text) > _AMOUNT_TEXT_LENGTH_MAX:
         raise MoneyError("AM12", f"amount {text!r} is not a decimal number")
-    match = _AMOUNT_PATTERN.match(text)
+    match = _AMOUNT_PATTERN.fullmatch(text)
     if match is None:
         raise MoneyError("AM12", f"amount {text!r} is not a plain non-negative decimal")
     whole, fraction = match.group(1), match.group(2) or ""
@@ -93,7 +93,8 @@ def parse_amount(text: str, code: str) -> int:
 
 def format_amount(amount_minor: int, code: str) -> str:
     """Format int minor units as the decimal string ISO 20022 expects ("1234.50")."""
-    assert isinstance(amount_minor, int) and not isinstance(amount_minor, bool)
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):
+        raise TypeError(f"amounts are int minor units, not {type(amount_minor).__name__}")
     cur = currency(code)
     sign = "-" if amount_minor < 0 else ""
     magnitude = -amount_minor if amount_minor < 0 else amount_minor

@@ -340,15 +340,13 @@ class ReferenceModel:
             return ResultCode.INSUFFICIENT_FUNDS
         if isinstance(command, Hold) and len(self.holds) >= self.settings.holds_max:
             return ResultCode.LIMIT_REACHED
+        if isinstance(command, Hold) and command.id in self.holds:
+            # Hold ids outlive the idempotency window: placing one again is a reuse.
+            return ResultCode.ID_REUSED
         if isinstance(command, Transfer):
             debit.balance_minor -= amount
             credit.balance_minor += amount
             return ResultCode.OK
-        if command.id in self.holds:
-            # Only possible once the idempotency window forgot the first hold with this
-            # id; the engine's answer to that is a known bug (see test_invariants.py,
-            # test_hold_id_placed_again_after_the_window_forgot_it_is_refused_or_reachable).
-            raise UnmodelledScenario(f"hold id {command.id} placed twice")
         debit.held_minor += amount
         expires_at_ns = self.timestamp_ns + command.timeout_ns if command.timeout_ns > 0 else 0
         self.holds[command.id] = ModelHold(
@@ -411,7 +409,7 @@ class ReferenceModel:
 
     def _issuance_account(self, currency: str) -> ModelAccount | None:
         for account in self.accounts.values():
-            if account.issuance and account.currency == currency:
+            if account.issuance and account.currency == currency and not account.closed:
                 return account
         return None
 
@@ -445,7 +443,8 @@ class ReferenceModel:
         # The issuance account has no floor, only the engine-wide balance limit.
         if issuing and issuer.balance_minor - amount < -self.settings.balance_minor_abs_max:
             return ResultCode.BALANCE_LIMIT
-        if not issuing and own.balance_minor - own.held_minor - amount < own.floor_minor:
+        # Redeem withdraws own funds only: the credit line does not count.
+        if not issuing and own.balance_minor - own.held_minor - amount < 0:
             return ResultCode.INSUFFICIENT_FUNDS
         debit.balance_minor -= amount
         credit.balance_minor += amount
@@ -480,7 +479,8 @@ class ReferenceModel:
     def _register(self, command: RegisterParticipant) -> ResultCode:
         if not self._bic_valid(command.bic):
             return ResultCode.BIC_INVALID
-        if command.bic in self.participants:
+        bic = canonical_bic(command.bic)
+        if bic in self.participants:
             return ResultCode.PARTICIPANT_EXISTS
         name = command.name
         if not isinstance(name, str) or not 1 <= len(name) <= NAME_LENGTH_MAX:
@@ -502,7 +502,7 @@ class ReferenceModel:
             return ResultCode.ROLE_INVALID
         if len(self.participants) >= self.settings.participants_max:
             return ResultCode.LIMIT_REACHED
-        self.participants[command.bic] = ModelParticipant(command.bic, name, role, command.currency)
+        self.participants[bic] = ModelParticipant(bic, name, role, command.currency)
         return ResultCode.OK
 
     def _open_account(self, command: OpenAccount) -> ResultCode:
@@ -511,7 +511,7 @@ class ReferenceModel:
             return ResultCode.ACCOUNT_ID_INVALID
         if account_id in self.accounts:
             return ResultCode.ACCOUNT_EXISTS
-        owner = self.participants.get(command.bic)
+        owner = self.participants.get(canonical_bic(command.bic))
         if owner is None:
             return ResultCode.PARTICIPANT_NOT_FOUND
         if not self._currency_settled(command.currency):
@@ -532,17 +532,18 @@ class ReferenceModel:
             return ResultCode.CREDIT_LINE_INVALID
         if len(self.accounts) >= self.settings.accounts_max:
             return ResultCode.LIMIT_REACHED
-        # One account per owner, currency and kind, for good: a closed one still counts.
+        # One open account per owner, currency and kind; a closed one frees its place.
+        bic = canonical_bic(command.bic)
         for other in self.accounts.values():
-            if (other.bic, other.currency, other.issuance) == (
-                command.bic,
+            if not other.closed and (other.bic, other.currency, other.issuance) == (
+                bic,
                 command.currency,
                 issuance,
             ):
                 return ResultCode.ACCOUNT_EXISTS_FOR_CURRENCY
         floor_minor = -self.settings.balance_minor_abs_max if issuance else -line
         self.accounts[account_id] = ModelAccount(
-            account_id, command.bic, command.currency, issuance, floor_minor
+            account_id, bic, command.currency, issuance, floor_minor
         )
         return ResultCode.OK
 
@@ -582,7 +583,7 @@ class ReferenceModel:
     def _suspend_or_reactivate(
         self, command: SuspendParticipant | ReactivateParticipant
     ) -> ResultCode:
-        participant = self.participants.get(command.bic)
+        participant = self.participants.get(canonical_bic(command.bic))
         if participant is None:
             return ResultCode.PARTICIPANT_NOT_FOUND
         suspend = isinstance(command, SuspendParticipant)
@@ -592,6 +593,11 @@ class ReferenceModel:
             return ResultCode.PARTICIPANT_NOT_SUSPENDED
         participant.suspended = suspend
         return ResultCode.OK
+
+
+def canonical_bic(bic: str) -> str:
+    """ISO 9362: a BIC11 with branch "XXX" names the same party as its BIC8."""
+    return bic[:8] if len(bic) == 11 and bic.endswith("XXX") else bic
 
 
 def _linked(command: Command) -> bool:

@@ -200,13 +200,12 @@ class StreamWriter:
     """Writes random commands over the fixed network, remembering what it sent.
 
     ``hold_resend_horizon``: when set, a re-send that involves a hold (the old or the new
-    content is a Hold) only reuses ids first sent within that many commands. Streams
-    longer than the idempotency window need it: once the window forgets a hold's id, a
-    new Hold with that id creates a second hold under the same id (a known engine bug,
-    pinned by an xfail test), which the model refuses to guess at.
+    content is a Hold) only reuses ids first sent within that many commands, so streams
+    longer than the idempotency window keep most re-sends answerable from the window.
 
-    ``odd_enums``: also send roles and account kinds that are not enum values (the engine
-    answers them, but such commands do not survive ``Batch.pack``; another known bug).
+    ``odd_enums``: also send roles and account kinds that are not enum values; the batch
+    boundary refuses those with FF01 (``Batch.of`` raises), so only tests of that
+    boundary turn it on.
     """
 
     def __init__(

@@ -645,12 +645,6 @@ def test_batch_over_batch_commands_max_is_refused_whole_and_applies_nothing() ->
     assert len(engine.apply(fitting, NOW_NS + 100)) == SETTINGS.batch_commands_max
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Batch.of checks money fields but not administrative ones; an unhashable BIC "
-    "or currency makes Engine.apply raise TypeError mid-batch, after the rows before it took "
-    "effect and the clock moved (commands_applied is not even advanced)",
-)
 @pytest.mark.parametrize(
     "admin",
     [
@@ -680,12 +674,6 @@ def test_admin_command_with_a_field_of_the_wrong_type_never_half_applies_a_batch
     assert result.result(1).code != R.OK  # or answered with a reason, like any bad field
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Engine.apply stores a stamp of 2**63 or more as its clock and expires holds "
-    "before the kernel call fails with OverflowError, so the failed batch still moves time "
-    "on and every later batch with a real stamp is refused as out of order",
-)
 def test_stamp_beyond_int64_is_refused_without_moving_the_clock() -> None:
     engine = network()
     digest = engine.digest()
@@ -756,12 +744,6 @@ def test_amount_in_an_unknown_currency_is_refused_am03() -> None:
 # --- known bugs -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a BIC padded with whitespace ('DEUTDEFF   ', 'DEUTDEFF\\t\\t\\t') passes "
-    "_bic_valid, because schwifty strips whitespace before validating; a second participant "
-    "can register under a look-alike of an existing BIC",
-)
 @pytest.mark.parametrize("bic", ["BNPAFRPP   ", "BNPAFRPP\t\t\t"], ids=["spaces", "tabs"])
 def test_bic_padded_with_whitespace_is_refused_rc01(bic: str) -> None:
     engine = network()
@@ -794,12 +776,6 @@ def test_malformed_packed_batch_is_refused_with_value_error(mangle: object) -> N
         Batch.unpack(mangle(_packed_admin_batch()))  # type: ignore[operator]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Batch.unpack promises ValueError for bytes that are not a batch, but "
-    "well-formed JSON with a wrong admin field raises TypeError (so does a money kind in an "
-    "admin record) and an admin record on a money row AssertionError",
-)
 @pytest.mark.parametrize(
     ("find", "put"),
     [(b'"bic"', b'"bix"'), (b"[[1,20,", b"[[0,20,"), (b"[[1,20,", b"[[1, 1,")],
@@ -844,11 +820,6 @@ def test_corrupt_snapshot_is_refused_with_value_error(mangle: object) -> None:
         Engine.restore(mangle(_snapshot()))  # type: ignore[operator]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Engine.restore promises ValueError, but a corrupted dtype string in the "
-    "snapshot header ('<,8') makes numpy raise SyntaxError, which escapes restore",
-)
 def test_snapshot_with_a_corrupted_dtype_is_refused_with_value_error() -> None:
     data = _snapshot()
     assert b'"<u8"' in data
@@ -856,12 +827,6 @@ def test_snapshot_with_a_corrupted_dtype_is_refused_with_value_error() -> None:
         Engine.restore(data.replace(b'"<u8"', b'"<,8"', 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (or gap): the snapshot's settings are outside its digest, so a snapshot whose "
-    "limits were altered restores silently with other limits, and replay from it can answer "
-    "differently from replay from seq 0",
-)
 def test_snapshot_with_altered_settings_is_refused() -> None:
     data = _snapshot()
     field = f'"amount_minor_max": {SETTINGS.amount_minor_max}'.encode()

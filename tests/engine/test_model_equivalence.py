@@ -26,7 +26,7 @@ EXAMPLES = settings(max_examples=700, deadline=None, suppress_health_check=[Heal
 
 
 @EXAMPLES
-@given(stream=random_streams(commands_max=50, odd_enums=True))
+@given(stream=random_streams(commands_max=50))
 def test_engine_and_model_agree_on_every_answer_and_balance(stream: Stream) -> None:
     run_side_by_side(stream)
 

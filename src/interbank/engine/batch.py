@@ -104,8 +104,10 @@ class Batch:
             column = getattr(self, name)
             assert column.dtype == np.dtype(dtype), (name, column.dtype)
             assert column.ndim == 1 and len(column) == rows, name
-        for row in self.admin:
+        for row, command in self.admin.items():
             assert 0 <= row < rows and int(self.kind[row]) > MONEY_KIND_MAX, row
+            assert KIND_OF.get(type(command)) == int(self.kind[row]), row
+            _admin_check(command, row)
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -158,9 +160,13 @@ class Batch:
             kind[row] = command_kind
             ids[row] = _command_id(command.id, row)
             if command_kind > MONEY_KIND_MAX:
+                _admin_check(command, row)  # type: ignore[arg-type]
                 admin[row] = command  # type: ignore[assignment]
                 continue
-            if getattr(command, "linked", False) is True:
+            linked = getattr(command, "linked", False)
+            if not isinstance(linked, bool):
+                raise CommandFormatError("FF01", "linked is true or false", row)
+            if linked:
                 flags[row] |= FLAG_LINKED
             if isinstance(command, Transfer | Hold):
                 debit[row] = _account_id(command.debit_account_id, row)
@@ -275,8 +281,13 @@ class Batch:
             size = rows * np.dtype(dtype).itemsize
             columns[name] = np.frombuffer(view, dtype=dtype, count=rows, offset=offset)
             offset += size
-        admin = _admin_decode(bytes(view[offset:]), columns["id_hi"], columns["id_lo"])
-        return Batch(**columns, admin=admin)
+        try:
+            admin = _admin_decode(bytes(view[offset:]), columns["id_hi"], columns["id_lo"])
+            return Batch(**columns, admin=admin)
+        except (TypeError, KeyError, IndexError, AssertionError, ValueError) as error:
+            if isinstance(error, CommandFormatError):
+                raise ValueError(f"packed batch: {error}") from error
+            raise ValueError(f"packed batch: bad administrative record: {error!r}") from error
 
 
 # --- field checks at the boundary --------------------------------------------------------
@@ -341,6 +352,8 @@ def _admin_decode(data: bytes, id_hi: U64, id_lo: U64) -> dict[int, AdminCommand
         return {}
     decoded: dict[int, AdminCommand] = {}
     for row, kind, fields in json.loads(data):
+        if not isinstance(fields, dict) or Kind(kind) <= MONEY_KIND_MAX:
+            raise ValueError(f"packed batch: row {row} is not an administrative record")
         command_id = (int(id_hi[row]) << 64) | int(id_lo[row])
         decoded[row] = _admin_build(COMMAND_OF[Kind(kind)], fields, command_id)
     return decoded
@@ -354,6 +367,35 @@ def _admin_build(cls: type, fields: dict[str, Any], command_id: int) -> AdminCom
         values["kind"] = AccountKind(values["kind"])
     command: AdminCommand = cls(id=command_id, **values)
     return command
+
+
+# Field types of administrative commands, checked at the boundary so the engine never
+# meets a value it cannot compare or hash (a list as a BIC, a float as an account id).
+_ADMIN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "bic": (str,),
+    "name": (str,),
+    "role": (Role,),
+    "currency": (str,),
+    "account_id": (int,),
+    "kind": (AccountKind,),
+    "credit_line_minor": (int,),
+}
+_TEXT_LENGTH_MAX = 1_000
+
+
+def _admin_check(command: AdminCommand, row: int) -> None:
+    _command_id(command.id, row)
+    for name in command.__slots__:
+        if name == "id":
+            continue
+        value = getattr(command, name)
+        if name == "currency" and value is None and isinstance(command, RegisterParticipant):
+            continue
+        allowed = _ADMIN_FIELD_TYPES[name]
+        if not isinstance(value, allowed) or isinstance(value, bool):
+            raise CommandFormatError("FF01", f"{name} has the wrong type", row)
+        if isinstance(value, str) and len(value) > _TEXT_LENGTH_MAX:
+            raise CommandFormatError("FF01", f"{name} is too long", row)
 
 
 ADMIN_TYPES = (

@@ -308,6 +308,9 @@ def apply_money(  # type: ignore[no-untyped-def]
                         code = INSUFFICIENT_FUNDS
                     elif k == K_HOLD and meta[META_HOLDS] >= holds_max:
                         code = LIMIT_REACHED
+                    elif k == K_HOLD and table_find(hold_keys_hi, hold_keys_lo, hold_vals, hi, lo) >= 0:
+                        # Hold ids live as long as the engine, beyond the idempotency window.
+                        code = ID_REUSED
             elif k == K_POST or k == K_VOID:
                 found = table_find(hold_keys_hi, hold_keys_lo, hold_vals, ref_hi[i], ref_lo[i])
                 if found < 0:
@@ -376,7 +379,8 @@ def apply_money(  # type: ignore[no-untyped-def]
                             code = CREDIT_PARTICIPANT_SUSPENDED
                         elif acc_balance[c] > balance_abs_max - amt or (k == K_ISSUE and acc_balance[d] < amt - balance_abs_max):
                             code = BALANCE_LIMIT
-                        elif k == K_REDEEM and acc_balance[d] - acc_held[d] - amt < acc_floor[d]:
+                        elif k == K_REDEEM and acc_balance[d] - acc_held[d] - amt < 0:
+                            # Redeem only own funds: intraday credit is not money to withdraw.
                             code = INSUFFICIENT_FUNDS
             else:
                 code = KIND_UNKNOWN

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -51,6 +52,9 @@ from interbank.money import MoneyError, currency
 _SNAPSHOT_MAGIC = b"IBS1"
 _DIGEST_FORMAT = b"interbank-state-v1"
 _NAME_LENGTH_MAX = 140
+_INT64_MAX = 2**63 - 1
+# ISO 9362: 4 party-prefix, 2 country, 2 suffix characters, then an optional branch.
+_BIC_PATTERN = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +213,7 @@ class Engine:
         self._acc_participant = np.zeros(16, dtype=np.int32)
         self._sorted_ids = np.zeros(0, dtype=np.int64)
         self._sorted_slots = np.zeros(0, dtype=np.int64)
+        self._sorted_stale = False
         # Idempotency: a ring of the last N command ids and a hash table over it.
         window = s.idempotency_window_commands
         table = _pow2_at_least(2 * window)
@@ -240,11 +245,12 @@ class Engine:
     def apply(self, batch: Batch, timestamp_ns: int) -> BatchResult:
         """Apply a batch stamped ``timestamp_ns``; every row gets a result code."""
         rows = len(batch)
-        assert isinstance(timestamp_ns, int) and timestamp_ns >= self.timestamp_ns, (
-            "batches are applied in time order",
-            timestamp_ns,
-            self.timestamp_ns,
-        )
+        # Checked before anything changes (and not with assert, which -O removes): a bad
+        # stamp must not move the clock or expire holds.
+        if not _is_int(timestamp_ns) or not self.timestamp_ns <= timestamp_ns <= _INT64_MAX:
+            raise ValueError(
+                f"batch stamp {timestamp_ns!r} is not an int64 at or after {self.timestamp_ns}"
+            )
         if rows > self.settings.batch_commands_max:
             raise ValueError(f"batch of {rows} commands is over batch_commands_max")
         self.timestamp_ns = timestamp_ns
@@ -290,6 +296,7 @@ class Engine:
         row_ring = np.empty(len(batch), dtype=np.int64)
         undo = 4 * rows
         s = self.settings
+        self._sorted_account_slots()
         settled: int = kernel.apply_money(
             start, stop, timestamp_ns,
             batch.kind, batch.flags, batch.id_hi, batch.id_lo, batch.debit, batch.credit,
@@ -366,7 +373,7 @@ class Engine:
         code = self._admin_code(command)
         kernel.idem_record(
             self._idem_hi, self._idem_lo, self._idem_val, self._ring_hi, self._ring_lo,
-            self._ring_fp, self._ring_code, self._meta, hi, lo, np.uint64(fp), code,
+            self._ring_fp, self._ring_code, self._meta, hi, lo, np.uint64(fp), int(code),
         )  # fmt: skip
         return code, 0
 
@@ -385,6 +392,11 @@ class Engine:
             if self._acc_balance[slot] != 0 or self._acc_held[slot] != 0:
                 return ResultCode.ACCOUNT_NOT_EMPTY
             self._acc_flags[slot] |= kernel.ACC_CLOSED
+            # The owner may open a new account of this kind and currency later; a closed
+            # issuance account issues nothing until its central bank opens a new one.
+            del self._account_key[self._key_of(slot)]
+            if self._acc_flags[slot] & kernel.ACC_ISSUANCE:
+                self._issuer_slot[int(self._acc_currency[slot])] = -1
             return ResultCode.OK
         if isinstance(command, SetCreditLine):
             slot = self._slot(command.account_id)
@@ -404,7 +416,7 @@ class Engine:
             self._acc_floor[slot] = -line
             return ResultCode.OK
         if isinstance(command, SuspendParticipant | ReactivateParticipant):
-            index = self._participant_index.get(command.bic, -1)
+            index = self._participant_index.get(canonical_bic(command.bic), -1)
             if index < 0:
                 return ResultCode.PARTICIPANT_NOT_FOUND
             participant = self._participants[index]
@@ -423,7 +435,8 @@ class Engine:
     def _register(self, command: RegisterParticipant) -> ResultCode:
         if not _bic_valid(command.bic):
             return ResultCode.BIC_INVALID
-        if command.bic in self._participant_index:
+        bic = canonical_bic(command.bic)
+        if bic in self._participant_index:
             return ResultCode.PARTICIPANT_EXISTS
         name = command.name
         if not isinstance(name, str) or not 0 < len(name) <= _NAME_LENGTH_MAX or not (
@@ -447,8 +460,8 @@ class Engine:
         if len(self._participants) >= self.settings.participants_max:
             return ResultCode.LIMIT_REACHED
         index = len(self._participants)
-        self._participants.append(_Participant(command.bic, name, role, code, False))
-        self._participant_index[command.bic] = index
+        self._participants.append(_Participant(bic, name, role, code, False))
+        self._participant_index[bic] = index
         if index >= len(self._part_suspended):
             self._part_suspended = _grow(self._part_suspended, 2 * len(self._part_suspended))
         return ResultCode.OK
@@ -459,7 +472,7 @@ class Engine:
             return ResultCode.ACCOUNT_ID_INVALID
         if account_id in self._account_index:
             return ResultCode.ACCOUNT_EXISTS
-        owner = self._participant_index.get(command.bic, -1)
+        owner = self._participant_index.get(canonical_bic(command.bic), -1)
         if owner < 0:
             return ResultCode.PARTICIPANT_NOT_FOUND
         if not _currency_valid(command.currency):
@@ -509,8 +522,14 @@ class Engine:
         self._account_key[key] = slot
         if issuance:
             self._issuer_slot[cur] = slot
-        self._rebuild_sorted_ids()
+        # Sorting once before the next money command, not once per account opened,
+        # keeps a setup of n accounts O(n log n) instead of O(n^2 log n).
+        self._sorted_stale = True
         return ResultCode.OK
+
+    def _key_of(self, slot: int) -> tuple[int, int, int]:
+        issuance = int(self._acc_flags[slot]) & kernel.ACC_ISSUANCE
+        return (int(self._acc_participant[slot]), int(self._acc_currency[slot]), int(issuance > 0))
 
     def _currency_number(self, code: str) -> int:
         number = self._currency_index.get(code)
@@ -521,7 +540,13 @@ class Engine:
             self._issuer_slot = np.append(self._issuer_slot, np.int64(-1))
         return number
 
+    def _sorted_account_slots(self) -> npt.NDArray[np.int64]:
+        if self._sorted_stale:
+            self._rebuild_sorted_ids()
+        return self._sorted_slots
+
     def _rebuild_sorted_ids(self) -> None:
+        self._sorted_stale = False
         ids = self._acc_id[: self._accounts]
         order = np.argsort(ids, kind="stable")
         self._sorted_ids = ids[order].copy()
@@ -562,7 +587,7 @@ class Engine:
         return None if slot < 0 else self._account_view(slot)
 
     def accounts(self) -> list[AccountView]:
-        return [self._account_view(int(slot)) for slot in self._sorted_slots]
+        return [self._account_view(int(slot)) for slot in self._sorted_account_slots()]
 
     def _account_view(self, slot: int) -> AccountView:
         flags = int(self._acc_flags[slot])
@@ -585,7 +610,7 @@ class Engine:
 
     def settlement_account(self, bic: str, code: str) -> int | None:
         """The id of a participant's settlement account in a currency, if it has one."""
-        owner = self._participant_index.get(bic, -1)
+        owner = self._participant_index.get(canonical_bic(bic), -1)
         number = self._currency_index.get(code, -1)
         slot = self._account_key.get((owner, number, 0), -1)
         return None if slot < 0 else int(self._acc_id[slot])
@@ -716,6 +741,7 @@ class Engine:
 
     def _scalars(self) -> dict[str, Any]:
         return {
+            "settings": asdict(self.settings),
             "timestamp_ns": self.timestamp_ns,
             "commands_applied": self.commands_applied,
             "currencies": self._currencies,
@@ -728,7 +754,7 @@ class Engine:
         """A stable hash of the whole state: equal states give equal digests."""
         h = hashlib.sha256(_DIGEST_FORMAT)
         h.update(json.dumps(self._scalars(), sort_keys=True, separators=(",", ":")).encode())
-        order = self._sorted_slots
+        order = self._sorted_account_slots()
         account_arrays: tuple[npt.NDArray[Any], ...] = (
             self._acc_id, self._acc_balance, self._acc_held, self._acc_floor,
             self._acc_currency, self._acc_flags, self._acc_participant,
@@ -793,8 +819,8 @@ class Engine:
         """Rebuild an engine from ``snapshot()`` bytes; ValueError when they are not one."""
         try:
             return _restore(data)
-        except (KeyError, TypeError, struct.error, json.JSONDecodeError, AssertionError) as e:
-            raise ValueError(f"not a valid engine snapshot: {e}") from e
+        except Exception as error:  # any decoding failure means: not a snapshot we wrote
+            raise ValueError(f"not a valid engine snapshot: {error!r}") from error
 
 
 def _restore(data: bytes) -> Engine:
@@ -837,10 +863,10 @@ def _restore(data: bytes) -> Engine:
     engine._accounts = accounts
     for slot in range(accounts):
         engine._account_index[int(engine._acc_id[slot])] = slot
-        issuance = int(engine._acc_flags[slot] & kernel.ACC_ISSUANCE)
-        key = (int(engine._acc_participant[slot]), int(engine._acc_currency[slot]), issuance // 2)
-        engine._account_key[key] = slot
-        if issuance:
+        if engine._acc_flags[slot] & kernel.ACC_CLOSED:
+            continue
+        engine._account_key[engine._key_of(slot)] = slot
+        if engine._acc_flags[slot] & kernel.ACC_ISSUANCE:
             engine._issuer_slot[int(engine._acc_currency[slot])] = slot
     engine._rebuild_sorted_ids()
     holds = len(arrays["hold_id_hi"])
@@ -871,9 +897,14 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def canonical_bic(bic: str) -> str:
+    """The 8-character form of a BIC whose branch is the primary office ("XXX")."""
+    return bic[:8] if len(bic) == 11 and bic.endswith("XXX") else bic
+
+
 def _bic_valid(bic: object) -> bool:
-    """ISO 9362: 8 or 11 upper-case characters with a real country code."""
-    if not isinstance(bic, str) or len(bic) not in (8, 11) or bic != bic.upper():
+    """ISO 9362: 8 or 11 upper-case letters and digits with a real country code."""
+    if not isinstance(bic, str) or _BIC_PATTERN.fullmatch(bic) is None:
         return False
     try:
         BIC(bic)
