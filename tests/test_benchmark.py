@@ -111,3 +111,19 @@ def test_engine_state_bytes_counts_each_buffer_once() -> None:
 
     counted = benchmark.engine_state_bytes(Holder())
     assert 8000 + 500 <= counted < 8000 + 500 + 2000
+
+
+@pytest.mark.postgres
+def test_postgres_baseline_runs_against_a_real_server_and_conserves_money(pg_url: str) -> None:
+    # The baseline asserts conservation itself; here it must produce a positive figure
+    # on a real server (CI makes this mandatory), in a schema of its own that it drops.
+    figures = benchmark.run(pg_url=pg_url, config=TINY)
+    assert isinstance(figures["baseline_pg_tps"], float) and figures["baseline_pg_tps"] > 0
+    import psycopg
+
+    with psycopg.connect(pg_url) as connection:
+        leftover = connection.execute(
+            "SELECT count(*) FROM information_schema.schemata"
+            " WHERE schema_name LIKE 'interbank_bench_%'"
+        ).fetchone()
+    assert leftover == (0,)

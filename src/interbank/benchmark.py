@@ -669,6 +669,22 @@ def _bench_pg_once(
 ) -> BaselineRun:
     """SELECT ... FOR UPDATE in id order, checks, INSERT ... ON CONFLICT, two UPDATEs."""
     connection.autocommit = True
+    # A schema of this process's own: two benchmark runs sharing a database (a test and
+    # a person, say) must not lock each other's rows or drop each other's tables.
+    schema = f"interbank_bench_{os.getpid()}"
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    connection.execute(f"SET search_path TO {schema}")
+    try:
+        return _bench_pg_in_schema(workload, transfers, duration_s_max, connection)
+    finally:
+        connection.rollback()
+        connection.autocommit = True
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _bench_pg_in_schema(
+    workload: Workload, transfers: Transfers, duration_s_max: float, connection: Any
+) -> BaselineRun:
     connection.execute(_PG_SCHEMA)
     copy_sql = "COPY bench_accounts (id, currency, balance, lower_limit) FROM STDIN"
     with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
