@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         f"commands, {totals.entries} journal entries, {totals.replays_checked} replays "
         f"checked, {totals.seconds:.1f} s"
     )
+    if totals.ids_acknowledged == 0:
+        # Nothing acknowledged means nothing was checked (e.g. every child killed while
+        # compiling the engine's kernels): not a pass.
+        totals.problems.append("no transfer was acknowledged: the checks were vacuous")
     if totals.problems:
         print("PROBLEMS:")
         for problem in totals.problems:

@@ -40,6 +40,7 @@ from interbank.engine import (
     AccountKind,
     Batch,
     Command,
+    Engine,
     EngineSettings,
     Issue,
     OpenAccount,
@@ -96,6 +97,21 @@ def _transfers(rng: np.random.Generator, id_first: int, rows: int) -> Batch:
 # --- the child ----------------------------------------------------------------------------
 
 
+def warm_kernels() -> None:
+    """Load (or, on a cold numba cache, compile and cache) every compiled engine kernel.
+
+    On a fresh checkout nothing is cached and compiling the transfer kernel takes longer
+    than the longest wait before a kill (1.8 s on the 2-core CI box against
+    ``load_s_max`` = 0.8 s), so every child was killed mid-compile, the cache was never
+    written, and no transfer was ever acknowledged. Warming up on a scratch engine before
+    the node opens (and so before READY or the first ACK) lets one child finish it.
+    """
+    engine = Engine(ENGINE_SETTINGS)
+    engine.execute_many(network_commands(), 1)
+    engine.apply(_transfers(np.random.default_rng(0), 1 << 39, 2), 2)
+    Engine.restore(engine.snapshot()).digest()
+
+
 def child_main(db: str, run: int, threads_n: int, rows_max: int, snapshot_every: int) -> None:
     settings = NodeSettings(
         batch_size_max=4096,
@@ -105,6 +121,7 @@ def child_main(db: str, run: int, threads_n: int, rows_max: int, snapshot_every:
         snapshot_every_commands=snapshot_every,
         snapshot_on_close=False,
     )
+    warm_kernels()
     node = Node.open(db, create=True, settings=settings, engine_settings=ENGINE_SETTINGS)
     out_lock = threading.Lock()
 
