@@ -617,8 +617,8 @@ def test_unknown_kind_in_a_columnar_batch_is_refused_ff01_and_changes_nothing() 
     engine = network()
     before = observable(engine)
     valid = Batch.of([Transfer(950, 10, 11, 5), Transfer(951, 10, 11, 5)])
-    # Kind 7 is unassigned; 16 is an administrative kind without its admin record.
-    forged = replace(valid, kind=np.array([7, 16], dtype=np.uint8))
+    # Kind 9 is unassigned; 16 is an administrative kind without its admin record.
+    forged = replace(valid, kind=np.array([9, 16], dtype=np.uint8))
     result = engine.apply(forged, NOW_NS)
     assert [r.code for r in result.results()] == [R.KIND_UNKNOWN, R.KIND_UNKNOWN]
     assert all(r.reason == "FF01" for r in result.results())

@@ -13,7 +13,7 @@ import interbank.engine.batch as batch
 import interbank.engine.kernel as kernel
 import interbank.engine.ledger as ledger
 from interbank.engine import Kind, ResultCode
-from interbank.engine.commands import MONEY_KIND_MAX
+from interbank.engine.commands import KERNEL_KIND_MAX
 
 # The kernel's names for the kinds that differ from the enum's.
 KERNEL_KIND_NAMES = {
@@ -25,8 +25,11 @@ KERNEL_KIND_NAMES = {
     "K_REDEEM": Kind.REDEEM,
 }
 
-# Codes only the administrative path (ledger.py) produces; the kernel has no need of them.
-ADMIN_ONLY_CODES = {code for code in ResultCode if code >= 40} - {ResultCode.LIMIT_REACHED}
+# Codes only the Python paths produce (administrative commands in ledger.py, RTGS
+# payments and queues in rtgs.py); the kernel has no need of them.
+ADMIN_ONLY_CODES = {
+    code for code in ResultCode if code >= 40 or ResultCode.QUEUED <= code < 40
+} - {ResultCode.LIMIT_REACHED}
 
 
 def _kernel_int_constants() -> dict[str, int]:
@@ -57,8 +60,8 @@ def test_kernel_kind_constant_matches_the_enum(name: str) -> None:
     assert getattr(kernel, name) == KERNEL_KIND_NAMES[name].value
 
 
-def test_every_money_kind_has_a_kernel_constant_and_no_other_does() -> None:
-    money_kinds = {kind for kind in Kind if kind <= MONEY_KIND_MAX}
+def test_every_kernel_kind_has_a_kernel_constant_and_no_other_does() -> None:
+    money_kinds = {kind for kind in Kind if kind <= KERNEL_KIND_MAX}
     assert set(KERNEL_KIND_NAMES.values()) == money_kinds
     kernel_kinds = {name for name in _kernel_int_constants() if name.startswith("K_")}
     assert kernel_kinds == set(KERNEL_KIND_NAMES)

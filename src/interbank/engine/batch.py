@@ -32,7 +32,9 @@ from interbank.engine.commands import (
     Issue,
     Kind,
     OpenAccount,
+    Payment,
     PostHold,
+    Priority,
     ReactivateParticipant,
     Redeem,
     RegisterParticipant,
@@ -45,6 +47,11 @@ from interbank.engine.commands import (
 
 FLAG_LINKED = 1
 FLAG_POST_FULL = 2
+# A payment's priority sits in flag bits 2-3. A payment reuses two columns whose
+# meaning depends on the kind: ``timeout_ns`` holds its FROM time and ``ref_lo`` its
+# TILL time (both int nanoseconds, 0 for none).
+PRIORITY_SHIFT = 2
+PRIORITY_MASK = 3 << PRIORITY_SHIFT
 
 _MAGIC = b"IBB1"
 _HEADER = struct.Struct("<4sII")  # magic, rows, admin bytes
@@ -188,6 +195,15 @@ class Batch:
             elif isinstance(command, Redeem):
                 debit[row] = _account_id(command.account_id, row)
                 amount[row] = _amount(command.amount_minor, row)
+            elif isinstance(command, Payment):
+                debit[row] = _account_id(command.debit_account_id, row)
+                credit[row] = _account_id(command.credit_account_id, row)
+                amount[row] = _amount(command.amount_minor, row)
+                if not isinstance(command.priority, Priority):
+                    raise CommandFormatError("FF01", "priority is normal, high or urgent", row)
+                flags[row] |= int(command.priority) << PRIORITY_SHIFT
+                timeout[row] = _time_ns(command.from_ns, "from_ns", row)
+                refs[row] = _time_ns(command.till_ns, "till_ns", row)
         mask = (1 << 64) - 1
         return Batch(
             kind=kind,
@@ -248,6 +264,11 @@ class Batch:
             return VoidHold(command_id, hold_id, linked)
         if kind == Kind.ISSUE:
             return Issue(command_id, credit, amount, linked)
+        if kind == Kind.PAYMENT:
+            priority = Priority((int(self.flags[row]) & PRIORITY_MASK) >> PRIORITY_SHIFT)
+            till_ns = int(self.ref_lo[row])
+            return Payment(command_id, debit, credit, amount, priority,
+                           int(self.timeout_ns[row]), till_ns)  # fmt: skip
         assert kind == Kind.REDEEM
         return Redeem(command_id, debit, amount, linked)
 
@@ -317,6 +338,12 @@ def _amount(value: object, row: int) -> int:
     return value  # type: ignore[return-value]
 
 
+def _time_ns(value: object, name: str, row: int) -> int:
+    if not _is_int(value) or not 0 <= value <= _INT64_MAX:  # type: ignore[operator]
+        raise CommandFormatError("FF01", f"{name} is int nanoseconds UTC, 0 for none", row)
+    return value  # type: ignore[return-value]
+
+
 def _int64(value: object, name: str, row: int) -> int:
     if not _is_int(value) or not -_INT64_MAX <= value <= _INT64_MAX:  # type: ignore[operator]
         raise CommandFormatError("FF01", f"{name} is a 64-bit integer", row)
@@ -333,7 +360,13 @@ def admin_fields(command: AdminCommand) -> dict[str, Any]:
         value = getattr(command, name)
         if name == "id":
             continue
-        fields[name] = value.value if isinstance(value, Role | AccountKind) else value
+        if isinstance(value, Role | AccountKind):
+            value = value.value
+        elif isinstance(value, Priority):
+            value = int(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        fields[name] = value
     return fields
 
 
@@ -365,6 +398,10 @@ def _admin_build(cls: type, fields: dict[str, Any], command_id: int) -> AdminCom
         values["role"] = Role(values["role"])
     if cls is OpenAccount:
         values["kind"] = AccountKind(values["kind"])
+    if "priority" in values:
+        values["priority"] = Priority(values["priority"])
+    if "payment_ids" in values:
+        values["payment_ids"] = tuple(values["payment_ids"])
     command: AdminCommand = cls(id=command_id, **values)
     return command
 
@@ -372,6 +409,14 @@ def _admin_build(cls: type, fields: dict[str, Any], command_id: int) -> AdminCom
 # Field types of administrative commands, checked at the boundary so the engine never
 # meets a value it cannot compare or hash (a list as a BIC, a float as an account id).
 _ADMIN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "payment_id": (int,),
+    "by_bic": (str, type(None)),
+    "priority": (Priority,),
+    "to_front": (bool,),
+    "counterparty_bic": (str,),
+    "limit_minor": (int,),
+    "amount_minor": (int,),
+    "payment_ids": (tuple,),
     "bic": (str,),
     "name": (str,),
     "role": (Role,),
@@ -381,6 +426,7 @@ _ADMIN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "credit_line_minor": (int,),
 }
 _TEXT_LENGTH_MAX = 1_000
+_SET_PAYMENTS_MAX = 1 << 20
 
 
 def _admin_check(command: AdminCommand, row: int) -> None:
@@ -392,8 +438,16 @@ def _admin_check(command: AdminCommand, row: int) -> None:
         if name == "currency" and value is None and isinstance(command, RegisterParticipant):
             continue
         allowed = _ADMIN_FIELD_TYPES[name]
-        if not isinstance(value, allowed) or isinstance(value, bool):
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise CommandFormatError("FF01", f"{name} has the wrong type", row)
+        if name == "payment_ids":
+            assert isinstance(value, tuple)
+            if len(value) > _SET_PAYMENTS_MAX or not all(_is_int(v) for v in value):
+                raise CommandFormatError("FF01", "payment_ids is a list of payment ids", row)
+            for payment_id in value:
+                _command_id(payment_id, row)
+        if name == "payment_id":
+            _command_id(value, row)
         if isinstance(value, str) and len(value) > _TEXT_LENGTH_MAX:
             raise CommandFormatError("FF01", f"{name} is too long", row)
 

@@ -37,6 +37,20 @@ class ResultCode(IntEnum):
     BALANCE_LIMIT = 23
     TIMEOUT_INVALID = 24
     KIND_UNKNOWN = 25
+    QUEUED = 26
+    URGENT_NOT_ALLOWED = 27
+    TILL_BEFORE_FROM = 28
+    TILL_PASSED = 29
+    PAYMENT_NOT_QUEUED = 30
+    NOT_PAYMENT_SENDER = 31
+    DAY_CLOSED = 32
+    LIMIT_INVALID = 33
+    SETTLE_SET_INFEASIBLE = 34
+    SETTLE_SET_INVALID = 35
+    CANCELLED = 36
+    END_OF_DAY_REJECTED = 37
+    QUEUE_FULL = 38
+    RESERVATION_INVALID = 39
     # Administrative commands (applied outside the transfer kernel).
     BIC_INVALID = 40
     PARTICIPANT_EXISTS = 41
@@ -109,6 +123,36 @@ _REASONS: dict[ResultCode, tuple[str, str]] = {
     ResultCode.BALANCE_LIMIT: ("AM02", "a balance would pass the engine's balance limit"),
     ResultCode.TIMEOUT_INVALID: ("FF01", "the hold timeout is negative"),
     ResultCode.KIND_UNKNOWN: ("FF01", "unknown command kind"),
+    ResultCode.QUEUED: ("", "accepted and waiting in the sender's queue"),
+    ResultCode.URGENT_NOT_ALLOWED: (
+        "AG01",
+        "only central banks send urgent payments",
+    ),
+    ResultCode.TILL_BEFORE_FROM: ("DT01", "the latest settlement time is before the earliest"),
+    ResultCode.TILL_PASSED: ("TM01", "the payment's latest settlement time has passed"),
+    ResultCode.PAYMENT_NOT_QUEUED: ("NARR", "the payment is not waiting in a queue"),
+    ResultCode.NOT_PAYMENT_SENDER: (
+        "AG01",
+        "only the payment's sender or the operator may do this",
+    ),
+    ResultCode.DAY_CLOSED: ("TM01", "the business day for this currency is closed"),
+    ResultCode.LIMIT_INVALID: ("AM12", "a limit is a non-negative amount between two participants"),
+    ResultCode.SETTLE_SET_INFEASIBLE: (
+        "AM04",
+        "the set does not settle within every floor, reservation and limit",
+    ),
+    ResultCode.SETTLE_SET_INVALID: (
+        "FF01",
+        "the set names payments not waiting, repeats one, mixes currencies or breaks FIFO",
+    ),
+    ResultCode.CANCELLED: ("DS02", "the payment was cancelled while it waited"),
+    ResultCode.END_OF_DAY_REJECTED: ("TM01", "the business day closed before the payment settled"),
+    ResultCode.QUEUE_FULL: ("NARR", "the queues hold as many payments as the engine allows"),
+    ResultCode.RESERVATION_INVALID: (
+        "AM12",
+        "a reservation is a non-negative amount for urgent or high payments on an open "
+        "settlement account",
+    ),
     ResultCode.BIC_INVALID: ("RC01", "the BIC is not a valid ISO 9362 identifier"),
     ResultCode.PARTICIPANT_EXISTS: ("DUPL", "a participant with this BIC is already registered"),
     ResultCode.PARTICIPANT_NOT_FOUND: ("RC01", "no participant with this BIC is registered"),
@@ -150,4 +194,7 @@ _REASONS: dict[ResultCode, tuple[str, str]] = {
 }
 
 assert set(_REASONS) == set(ResultCode), "every result code needs a reason and a text"
-assert all(len(reason) == 4 or code == ResultCode.OK for code, (reason, _) in _REASONS.items())
+assert all(
+    len(reason) == 4 or code in (ResultCode.OK, ResultCode.QUEUED)
+    for code, (reason, _) in _REASONS.items()
+)

@@ -26,15 +26,35 @@ class Kind(IntEnum):
     VOID_HOLD = 4
     ISSUE = 5
     REDEEM = 6
+    PAYMENT = 7
     REGISTER_PARTICIPANT = 16
     OPEN_ACCOUNT = 17
     CLOSE_ACCOUNT = 18
     SET_CREDIT_LINE = 19
     SUSPEND_PARTICIPANT = 20
     REACTIVATE_PARTICIPANT = 21
+    CANCEL_PAYMENT = 22
+    CHANGE_PRIORITY = 23
+    MOVE_PAYMENT = 24
+    SET_BILATERAL_LIMIT = 25
+    SET_MULTILATERAL_LIMIT = 26
+    SET_RESERVATION = 27
+    RESOLVE_GRIDLOCK = 28
+    SETTLE_SET = 29
+    END_OF_DAY = 30
+    START_OF_DAY = 31
 
 
-MONEY_KIND_MAX = 15  # kinds up to here run in the transfer kernel
+MONEY_KIND_MAX = 15  # kinds up to here are money commands in the columnar batch
+KERNEL_KIND_MAX = 6  # kinds up to here run in the compiled transfer kernel
+
+
+class Priority(IntEnum):
+    """RTGS payment priority. Urgent is for central banks and system operations."""
+
+    NORMAL = 0
+    HIGH = 1
+    URGENT = 2
 
 
 class Role(StrEnum):
@@ -116,6 +136,24 @@ class Redeem:
     linked: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """An RTGS payment: settles at once if it can, otherwise waits in the sender's queue.
+
+    ``from_ns`` (0: none) is the earliest settlement time; ``till_ns`` (0: none) the
+    latest, after which a waiting payment is rejected. The id is the payment's UETR as a
+    128-bit integer when it comes from ISO 20022. Payments cannot be linked.
+    """
+
+    id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount_minor: int
+    priority: Priority = Priority.NORMAL
+    from_ns: int = 0
+    till_ns: int = 0
+
+
 # --- administrative commands ----------------------------------------------------------
 
 
@@ -169,7 +207,116 @@ class ReactivateParticipant:
     bic: str
 
 
-MoneyCommand = Transfer | Hold | PostHold | VoidHold | Issue | Redeem
+# --- RTGS queue, limits and liquidity saving --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPayment:
+    """Remove a waiting payment from its queue. ``by_bic`` None means the operator."""
+
+    id: int
+    payment_id: int
+    by_bic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePriority:
+    id: int
+    payment_id: int
+    priority: Priority
+    by_bic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MovePayment:
+    """Move a waiting payment to the front (or the back) of its priority class."""
+
+    id: int
+    payment_id: int
+    to_front: bool
+    by_bic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetBilateralLimit:
+    """The most ``bic`` may pay ``counterparty_bic`` in normal payments, net of what it
+    received from it today (0 removes the limit)."""
+
+    id: int
+    bic: str
+    counterparty_bic: str
+    currency: str
+    limit_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetMultilateralLimit:
+    """The most ``bic`` may pay, net, in normal payments to everyone without a bilateral
+    limit (0 removes the limit)."""
+
+    id: int
+    bic: str
+    currency: str
+    limit_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetReservation:
+    """Reserve liquidity on an account for urgent or for high payments."""
+
+    id: int
+    account_id: int
+    priority: Priority
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveGridlock:
+    """Run the liquidity-saving mechanism on one currency's queues now (the timer)."""
+
+    id: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettleSet:
+    """Settle exactly these waiting payments together, or none: the answer of an
+    optimiser run outside the engine, checked against every floor and limit here."""
+
+    id: int
+    currency: str
+    payment_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfDay:
+    """Close the business day for a currency: every waiting payment is rejected."""
+
+    id: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartOfDay:
+    """Open a business day for a currency: limit positions start again from zero."""
+
+    id: int
+    currency: str
+
+
+MoneyCommand = Transfer | Hold | PostHold | VoidHold | Issue | Redeem | Payment
+RtgsCommand = (
+    CancelPayment
+    | ChangePriority
+    | MovePayment
+    | SetBilateralLimit
+    | SetMultilateralLimit
+    | SetReservation
+    | ResolveGridlock
+    | SettleSet
+    | EndOfDay
+    | StartOfDay
+)
 AdminCommand = (
     RegisterParticipant
     | OpenAccount
@@ -177,6 +324,7 @@ AdminCommand = (
     | SetCreditLine
     | SuspendParticipant
     | ReactivateParticipant
+    | RtgsCommand
 )
 Command = MoneyCommand | AdminCommand
 
@@ -187,12 +335,23 @@ KIND_OF: dict[type, Kind] = {
     VoidHold: Kind.VOID_HOLD,
     Issue: Kind.ISSUE,
     Redeem: Kind.REDEEM,
+    Payment: Kind.PAYMENT,
     RegisterParticipant: Kind.REGISTER_PARTICIPANT,
     OpenAccount: Kind.OPEN_ACCOUNT,
     CloseAccount: Kind.CLOSE_ACCOUNT,
     SetCreditLine: Kind.SET_CREDIT_LINE,
     SuspendParticipant: Kind.SUSPEND_PARTICIPANT,
     ReactivateParticipant: Kind.REACTIVATE_PARTICIPANT,
+    CancelPayment: Kind.CANCEL_PAYMENT,
+    ChangePriority: Kind.CHANGE_PRIORITY,
+    MovePayment: Kind.MOVE_PAYMENT,
+    SetBilateralLimit: Kind.SET_BILATERAL_LIMIT,
+    SetMultilateralLimit: Kind.SET_MULTILATERAL_LIMIT,
+    SetReservation: Kind.SET_RESERVATION,
+    ResolveGridlock: Kind.RESOLVE_GRIDLOCK,
+    SettleSet: Kind.SETTLE_SET,
+    EndOfDay: Kind.END_OF_DAY,
+    StartOfDay: Kind.START_OF_DAY,
 }
 COMMAND_OF: dict[Kind, type] = {kind: cls for cls, kind in KIND_OF.items()}
 
@@ -267,4 +426,78 @@ class AdminApplied:
     timestamp_ns: int
 
 
-Event = TransferSettled | HoldPlaced | HoldReleased | AdminApplied
+@dataclass(frozen=True, slots=True)
+class PaymentQueued:
+    payment_id: int
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSettled:
+    """A payment settled with finality: at entry (``run_id`` 0) or in a liquidity-saving run."""
+
+    payment_id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount_minor: int
+    currency: str
+    run_id: int
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class LsmRun:
+    """Payments that settled together, simultaneously, in one liquidity-saving run.
+
+    ``method``: "offset" (bilateral offsetting at entry), "fifo" (multilateral FIFO
+    netting), "bypass" (FIFO netting plus normal payments re-added past their queue's
+    head) or "settle_set" (a set proposed outside the engine and checked here).
+    """
+
+    run_id: int
+    method: str
+    currency: str
+    payment_ids: tuple[int, ...]
+    value_minor: int
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRejected:
+    """A waiting payment left its queue unsettled: cancelled, TILL passed, end of day."""
+
+    payment_id: int
+    code: ResultCode
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class TillWarning:
+    """A waiting payment's latest settlement time is near."""
+
+    payment_id: int
+    till_ns: int
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayClosed:
+    """The business day of a currency closed; closing balances for statements."""
+
+    currency: str
+    balances: tuple[tuple[int, int], ...]  # (account_id, balance_minor), by account id
+    timestamp_ns: int
+
+
+Event = (
+    TransferSettled
+    | HoldPlaced
+    | HoldReleased
+    | AdminApplied
+    | PaymentQueued
+    | PaymentSettled
+    | LsmRun
+    | PaymentRejected
+    | TillWarning
+    | DayClosed
+)

@@ -24,29 +24,42 @@ from schwifty import BIC
 from schwifty.exceptions import SchwiftyException
 
 from interbank.engine import kernel
-from interbank.engine.batch import Batch, admin_fields
+from interbank.engine.batch import PRIORITY_MASK, PRIORITY_SHIFT, Batch, admin_fields
 from interbank.engine.codes import ResultCode
 from interbank.engine.commands import (
     ACCOUNT_ID_MAX,
+    KERNEL_KIND_MAX,
     MONEY_KIND_MAX,
     AccountKind,
     AdminApplied,
     AdminCommand,
+    CancelPayment,
+    ChangePriority,
     CloseAccount,
     Command,
+    EndOfDay,
     Event,
     HoldPlaced,
     HoldReleased,
     Kind,
+    MovePayment,
     OpenAccount,
+    Priority,
     ReactivateParticipant,
     RegisterParticipant,
+    ResolveGridlock,
     Result,
     Role,
+    SetBilateralLimit,
     SetCreditLine,
+    SetMultilateralLimit,
+    SetReservation,
+    SettleSet,
+    StartOfDay,
     SuspendParticipant,
     TransferSettled,
 )
+from interbank.engine.rtgs import Queues, Waiting, WaitView
 from interbank.money import MoneyError, currency
 
 _SNAPSHOT_MAGIC = b"IBS1"
@@ -69,6 +82,9 @@ class EngineSettings:
     balance_minor_abs_max: int = 4 * 10**18
     batch_commands_max: int = 1 << 16
     check_invariants: bool = True
+    queue_payments_max: int = 1 << 20
+    till_warning_ns: int = 15 * 60 * 10**9
+    lsm_bypass_passes_max: int = 3
 
     def __post_init__(self) -> None:
         assert self.idempotency_window_commands >= self.batch_commands_max >= 1, (
@@ -129,7 +145,9 @@ _HOLD_STATES = {
 class BatchResult:
     """Per-row results of one applied batch, in columnar form."""
 
-    __slots__ = ("_batch", "codes", "expired_holds", "replayed", "settled", "timestamp_ns")
+    __slots__ = (
+        "_batch", "codes", "expired_holds", "queue_events", "replayed", "settled", "timestamp_ns",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -147,6 +165,8 @@ class BatchResult:
         self.settled = settled
         self.timestamp_ns = timestamp_ns
         self.expired_holds = expired_holds
+        # Events of waiting payments (settled later, rejected, warned), in order.
+        self.queue_events: list[Event] = []
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -239,6 +259,8 @@ class Engine:
         self._hold_posted = np.zeros(8, dtype=np.int64)
         # Pending holds with an expiry, by expiry time (derived; rebuilt on restore).
         self._expiry_heap: list[tuple[int, int]] = []
+        # RTGS payments that wait, limits, reservations, the business day.
+        self._queues = Queues(self)
 
     # --- applying commands ------------------------------------------------------------
 
@@ -255,24 +277,42 @@ class Engine:
             raise ValueError(f"batch of {rows} commands is over batch_commands_max")
         self.timestamp_ns = timestamp_ns
         expired = self._expire_holds(timestamp_ns)
+        queues = self._queues
+        queues.events = []
+        queues.on_time(timestamp_ns)
         codes = np.zeros(rows, dtype=np.uint8)
         replayed = np.zeros(rows, dtype=np.uint8)
         settled = 0
         start = 0
-        admin_rows = sorted(batch.admin)
-        for stop in [*admin_rows, rows]:
+        # Rows the kernel does not run: administrative commands and RTGS payments.
+        python_rows = sorted(batch.admin)
+        if rows and int(batch.kind.max()) > KERNEL_KIND_MAX:
+            python_rows = np.flatnonzero(batch.kind > KERNEL_KIND_MAX).tolist()
+        for stop in [*python_rows, rows]:
             if stop > start:
-                settled += self._apply_money(batch, start, stop, timestamp_ns, codes, replayed)
+                moved = self._apply_money(batch, start, stop, timestamp_ns, codes, replayed)
+                settled += moved
+                if moved and queues.waiting:
+                    # Liquidity moved: waiting payments may settle now.
+                    queues.dirty.update(w.currency for w in queues.waiting.values())
             if stop < rows:
-                code, was_replayed = self._apply_admin(batch, stop)
+                if stop in batch.admin:
+                    code, was_replayed = self._apply_admin(batch, stop)
+                elif batch.kind[stop] == Kind.PAYMENT:
+                    code, was_replayed = self._apply_payment(batch, stop, timestamp_ns)
+                else:  # an administrative kind without its record, or no kind at all
+                    code, was_replayed = ResultCode.KIND_UNKNOWN, 0
                 codes[stop] = code
                 replayed[stop] = was_replayed
                 settled += int(code == ResultCode.OK and not was_replayed)
             start = stop + 1
+        queues.resolve_dirty(timestamp_ns)
         self.commands_applied += rows
         if self.settings.check_invariants:
             self._assert_invariants()
-        return BatchResult(batch, codes, replayed, settled, timestamp_ns, expired)
+        result = BatchResult(batch, codes, replayed, settled, timestamp_ns, expired)
+        result.queue_events = queues.events
+        return result
 
     def execute(self, command: Command, timestamp_ns: int) -> Result:
         """Apply one command: the same rules as a batch, because it is a batch of one."""
@@ -358,6 +398,90 @@ class Engine:
             expired.append(hold)
         return expired
 
+    # --- RTGS payments ---------------------------------------------------------------
+
+    def _apply_payment(self, batch: Batch, row: int, timestamp_ns: int) -> tuple[int, int]:
+        hi, lo = batch.id_hi[row], batch.id_lo[row]
+        fp = np.uint64(kernel.fingerprint(
+            int(batch.kind[row]), int(batch.flags[row]), int(batch.debit[row]),
+            int(batch.credit[row]), int(batch.amount[row]), batch.ref_hi[row],
+            batch.ref_lo[row], int(batch.timeout_ns[row]),
+        ))  # fmt: skip
+        seen = kernel.table_find(self._idem_hi, self._idem_lo, self._idem_val, hi, lo)
+        if seen >= 0:
+            at = int(self._idem_val[seen]) - 1
+            if self._ring_fp[at] == fp:
+                return int(self._ring_code[at]), 1
+            return ResultCode.ID_REUSED, 0
+        code = self._payment_code(batch, row, timestamp_ns)
+        kernel.idem_record(
+            self._idem_hi, self._idem_lo, self._idem_val, self._ring_hi, self._ring_lo,
+            self._ring_fp, self._ring_code, self._meta, hi, lo, fp, int(code),
+        )  # fmt: skip
+        return code, 0
+
+    def _payment_code(self, batch: Batch, row: int, timestamp_ns: int) -> ResultCode:
+        """The transfer checks (all but funds), then the RTGS entry disposition."""
+        amount = int(batch.amount[row])
+        if amount == 0:
+            return ResultCode.AMOUNT_ZERO
+        if amount < 0:
+            return ResultCode.AMOUNT_NEGATIVE
+        if amount > self.settings.amount_minor_max:
+            return ResultCode.AMOUNT_OVER_LIMIT
+        debit = self._slot(int(batch.debit[row]))
+        credit = self._slot(int(batch.credit[row]))
+        flags_d = int(self._acc_flags[debit]) if debit >= 0 else 0
+        flags_c = int(self._acc_flags[credit]) if credit >= 0 else 0
+        for failed, code in (
+            (debit < 0, ResultCode.DEBIT_ACCOUNT_NOT_FOUND),
+            (credit < 0, ResultCode.CREDIT_ACCOUNT_NOT_FOUND),
+            (debit == credit, ResultCode.ACCOUNTS_MUST_DIFFER),
+            (flags_d & kernel.ACC_CLOSED, ResultCode.DEBIT_ACCOUNT_CLOSED),
+            (flags_c & kernel.ACC_CLOSED, ResultCode.CREDIT_ACCOUNT_CLOSED),
+            ((flags_d | flags_c) & kernel.ACC_ISSUANCE, ResultCode.ISSUANCE_ACCOUNT_FORBIDDEN),
+        ):
+            if failed:
+                return code
+        if self._acc_currency[debit] != self._acc_currency[credit]:
+            return ResultCode.CURRENCY_MISMATCH
+        sender = self._participants[int(self._acc_participant[debit])]
+        if sender.suspended:
+            return ResultCode.DEBIT_PARTICIPANT_SUSPENDED
+        if self._participants[int(self._acc_participant[credit])].suspended:
+            return ResultCode.CREDIT_PARTICIPANT_SUSPENDED
+        priority = (int(batch.flags[row]) & PRIORITY_MASK) >> PRIORITY_SHIFT
+        if priority > Priority.URGENT:
+            return ResultCode.KIND_UNKNOWN
+        if priority == Priority.URGENT and sender.role != Role.CENTRAL_BANK:
+            return ResultCode.URGENT_NOT_ALLOWED
+        from_ns, till_ns = int(batch.timeout_ns[row]), int(batch.ref_lo[row])
+        if till_ns and till_ns < from_ns:
+            return ResultCode.TILL_BEFORE_FROM
+        if int(self._acc_balance[credit]) > self.settings.balance_minor_abs_max - amount:
+            return ResultCode.BALANCE_LIMIT
+        waiting = Waiting(
+            payment_id=batch.command_id(row), debit=debit, credit=credit,
+            currency=int(self._acc_currency[debit]), amount_minor=amount, priority=priority,
+            from_ns=from_ns, till_ns=till_ns, order=0,
+        )  # fmt: skip
+        return self._queues.admit(waiting, timestamp_ns)
+
+    def waiting(self, payment_id: int) -> WaitView | None:
+        """Why a payment waits and its place in the queue; None when it is not waiting."""
+        payment = self._queues.waiting.get(payment_id) if _is_int(payment_id) else None
+        return None if payment is None else self._queues.wait_view(payment)
+
+    def queue(self, account_id: int) -> list[WaitView]:
+        """An account's waiting payments in queue order, each with why it waits."""
+        slot = self._slot(account_id)
+        if slot < 0:
+            return []
+        return [self._queues.wait_view(w) for w in self._queues._sender_queue(slot)]
+
+    def waiting_count(self) -> int:
+        return len(self._queues.waiting)
+
     # --- administrative commands ------------------------------------------------------
 
     def _apply_admin(self, batch: Batch, row: int) -> tuple[int, int]:
@@ -415,6 +539,14 @@ class Engine:
                 return ResultCode.CREDIT_LINE_BELOW_USAGE
             self._acc_floor[slot] = -line
             return ResultCode.OK
+        if isinstance(command, CancelPayment | ChangePriority | MovePayment):
+            return self._manage_payment(command)
+        if isinstance(
+            command,
+            SetBilateralLimit | SetMultilateralLimit | SetReservation | ResolveGridlock
+            | SettleSet | EndOfDay | StartOfDay,
+        ):
+            return self._rtgs_setting(command)
         if isinstance(command, SuspendParticipant | ReactivateParticipant):
             index = self._participant_index.get(canonical_bic(command.bic), -1)
             if index < 0:
@@ -431,6 +563,93 @@ class Engine:
             self._part_suspended[index] = 1 if suspend else 0
             return ResultCode.OK
         return ResultCode.KIND_UNKNOWN
+
+    def _manage_payment(self, command: CancelPayment | ChangePriority | MovePayment) -> ResultCode:
+        queues = self._queues
+        payment = queues.waiting.get(command.payment_id)
+        if payment is None:
+            return ResultCode.PAYMENT_NOT_QUEUED
+        sender = self._participants[int(self._acc_participant[payment.debit])]
+        if command.by_bic is not None and canonical_bic(command.by_bic) != sender.bic:
+            return ResultCode.NOT_PAYMENT_SENDER
+        now = self.timestamp_ns
+        if isinstance(command, CancelPayment):
+            queues.cancel(payment, now)
+        elif isinstance(command, ChangePriority):
+            if command.priority == Priority.URGENT and sender.role != Role.CENTRAL_BANK:
+                return ResultCode.URGENT_NOT_ALLOWED
+            payment.priority = int(command.priority)
+            payment.order = queues.order_next  # joins the back of its new class
+            queues.order_next += 1
+            queues.dirty.add(payment.currency)
+        else:
+            queues.move(payment, command.to_front)
+        return ResultCode.OK
+
+    def _rtgs_setting(self, command: AdminCommand) -> ResultCode:
+        queues = self._queues
+        if isinstance(command, SetReservation):
+            slot = self._slot(command.account_id)
+            if slot < 0:
+                return ResultCode.ACCOUNT_NOT_FOUND
+            amount = command.amount_minor
+            if (
+                self._acc_flags[slot] & (kernel.ACC_ISSUANCE | kernel.ACC_CLOSED)
+                or command.priority not in (Priority.URGENT, Priority.HIGH)
+                or not 0 <= amount <= self.settings.balance_minor_abs_max
+            ):
+                return ResultCode.RESERVATION_INVALID
+            urgent, high = queues.reserved.get(slot, (0, 0))
+            if command.priority == Priority.URGENT:
+                urgent = amount
+            else:
+                high = amount
+            if urgent or high:
+                queues.reserved[slot] = (urgent, high)
+            else:
+                queues.reserved.pop(slot, None)
+            queues.dirty.add(int(self._acc_currency[slot]))
+            return ResultCode.OK
+        code = getattr(command, "currency", None)
+        if not isinstance(code, str) or not _currency_valid(code):
+            return ResultCode.CURRENCY_UNKNOWN
+        cur = self._currency_number(code)
+        now = self.timestamp_ns
+        if isinstance(command, SetBilateralLimit | SetMultilateralLimit):
+            owner = self._participant_index.get(canonical_bic(command.bic), -1)
+            if owner < 0:
+                return ResultCode.PARTICIPANT_NOT_FOUND
+            limit = command.limit_minor
+            if not 0 <= limit <= self.settings.balance_minor_abs_max:
+                return ResultCode.LIMIT_INVALID
+            if isinstance(command, SetBilateralLimit):
+                other = self._participant_index.get(canonical_bic(command.counterparty_bic), -1)
+                if other < 0:
+                    return ResultCode.PARTICIPANT_NOT_FOUND
+                if other == owner:
+                    return ResultCode.LIMIT_INVALID
+                key = (owner, other, cur)
+                if limit:
+                    queues.bilateral[key] = limit
+                else:
+                    queues.bilateral.pop(key, None)
+            elif limit:
+                queues.multilateral[(owner, cur)] = limit
+            else:
+                queues.multilateral.pop((owner, cur), None)
+            queues.dirty.add(cur)
+            return ResultCode.OK
+        if isinstance(command, ResolveGridlock):
+            queues.dirty.add(cur)
+            return ResultCode.OK
+        if isinstance(command, SettleSet):
+            return queues.settle_set(cur, command.payment_ids, now)
+        if isinstance(command, EndOfDay):
+            queues.end_of_day(cur, now)
+            return ResultCode.OK
+        assert isinstance(command, StartOfDay)
+        queues.start_of_day(cur)
+        return ResultCode.OK
 
     def _register(self, command: RegisterParticipant) -> ResultCode:
         if not _bic_valid(command.bic):
@@ -683,6 +902,8 @@ class Engine:
         for row in map(int, applied):
             kind = Kind(int(batch.kind[row]))
             command_id = batch.command_id(row)
+            if kind == Kind.PAYMENT:
+                continue  # its settlement is among the queue events below
             if kind > MONEY_KIND_MAX:
                 events.append(AdminApplied(batch.admin[row], ts))
                 continue
@@ -716,6 +937,7 @@ class Engine:
             elif kind == Kind.REDEEM:
                 credit = self._issuer_account(debit)
             events.append(self._settled(command_id, kind, debit, credit, amount, ts))
+        events.extend(result.queue_events)
         return events
 
     def _settled(
@@ -748,6 +970,7 @@ class Engine:
             "participants": [
                 [p.bic, p.name, p.role.value, p.currency, p.suspended] for p in self._participants
             ],
+            "queues": self._queues.state(),
         }
 
     def digest(self) -> str:
@@ -852,6 +1075,7 @@ def _restore(data: bytes) -> Engine:
         if index >= len(engine._part_suspended):
             engine._part_suspended = _grow(engine._part_suspended, 2 * index + 2)
         engine._part_suspended[index] = 1 if suspended else 0
+    engine._queues.load(scalars["queues"])
     accounts = len(arrays["acc_id"])
     capacity = max(16, _pow2_at_least(accounts))
     for name in ("acc_id", "acc_balance", "acc_held", "acc_floor", "acc_currency", "acc_flags",

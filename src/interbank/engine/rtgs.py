@@ -1,0 +1,639 @@
+"""RTGS queues, limits, reservations and the liquidity-saving mechanism.
+
+A ``Payment`` that cannot settle on arrival waits in its sender's queue for its
+currency instead of being rejected. This module owns those queues and decides, every
+time something changes (a payment arrives or waits, liquidity moves, a limit or a
+priority changes, the clock passes a FROM or TILL time), which waiting payments settle
+together. Everything is deterministic integer work over the engine's account arrays:
+no clock, no randomness, no time limits, so replay decides exactly the same.
+
+Queue order per sender and currency: urgent payments first, then high, then normal;
+within a priority by queue position (arrival order, changed only by MovePayment).
+Urgent and high payments settle strictly in that order (FIFO); a normal payment may
+settle past a normal one that cannot (FIFO-bypass), but never ahead of a waiting
+urgent or high payment of the same sender. See docs/rtgs.md for the exact rules.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from interbank.engine import kernel
+from interbank.engine.codes import ResultCode
+from interbank.engine.commands import (
+    DayClosed,
+    Event,
+    LsmRun,
+    PaymentQueued,
+    PaymentRejected,
+    PaymentSettled,
+    Priority,
+    TillWarning,
+)
+
+if TYPE_CHECKING:
+    from interbank.engine.ledger import Engine
+
+URGENT = int(Priority.URGENT)
+HIGH = int(Priority.HIGH)
+NORMAL = int(Priority.NORMAL)
+
+
+@dataclass(slots=True)
+class Waiting:
+    """A payment in a queue. Slots are the engine's account slots."""
+
+    payment_id: int
+    debit: int
+    credit: int
+    currency: int
+    amount_minor: int
+    priority: int
+    from_ns: int
+    till_ns: int
+    order: int
+    warned: bool = False
+
+    def sort_key(self) -> tuple[int, int]:
+        return (-self.priority, self.order)
+
+    def as_list(self) -> list[int]:
+        return [
+            self.payment_id, self.debit, self.credit, self.currency, self.amount_minor,
+            self.priority, self.from_ns, self.till_ns, self.order, int(self.warned),
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class WaitView:
+    """Why a waiting payment waits, and where it stands in its sender's queue."""
+
+    payment_id: int
+    position: int  # 1 = first in the sender's queue for this currency
+    priority: Priority
+    reason: str  # ISO 20022 reason code: AM04 funds, AM14 limit, NARR order or time
+    text: str
+    blocking_payment_id: int | None = None
+    counterparty_bic: str | None = None
+
+
+class Queues:
+    """The queue state of one engine. Owned and called only by ``Engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.waiting: dict[int, Waiting] = {}
+        # The same payments by sender account slot, for per-queue work without a scan.
+        self.by_sender: dict[int, dict[int, Waiting]] = {}
+        self.order_next = 1
+        self.run_next = 1
+        # Limits by (participant, counterparty, currency) and (participant, currency).
+        self.bilateral: dict[tuple[int, int, int], int] = {}
+        self.multilateral: dict[tuple[int, int], int] = {}
+        # Today's settled payment flows per (payer, payee, currency): normal and all.
+        self.flow_normal: dict[tuple[int, int, int], int] = {}
+        self.flow_total: dict[tuple[int, int, int], int] = {}
+        # Reservations by account slot: (for urgent, for high).
+        self.reserved: dict[int, tuple[int, int]] = {}
+        self.closed_days: set[int] = set()
+        self.dirty: set[int] = set()
+        self.events: list[Event] = []
+
+    # --- accounts through the engine ------------------------------------------------
+
+    def _participant(self, slot: int) -> int:
+        return int(self._engine._acc_participant[slot])
+
+    def _free(self, slot: int) -> int:
+        """Liquidity above the floor: balance - holds - floor."""
+        e = self._engine
+        return int(e._acc_balance[slot]) - int(e._acc_held[slot]) - int(e._acc_floor[slot])
+
+    def _reserve_needed(self, slot: int, priority_lowest: int) -> int:
+        """Liquidity a payment of this priority may not use (reservations above it)."""
+        urgent, high = self.reserved.get(slot, (0, 0))
+        if priority_lowest == NORMAL:
+            return urgent + high
+        if priority_lowest == HIGH:
+            return urgent
+        return 0
+
+    def _usable(self, slot: int) -> bool:
+        e = self._engine
+        return not (
+            e._acc_flags[slot] & kernel.ACC_CLOSED
+            or e._part_suspended[e._acc_participant[slot]]
+        )
+
+    # --- time ---------------------------------------------------------------------------
+
+    def on_time(self, now_ns: int) -> None:
+        """Reject payments past TILL, warn those near it, wake those past FROM."""
+        if not self.waiting:
+            return
+        warning_ns = self._engine.settings.till_warning_ns
+        for payment in sorted(self.waiting.values(), key=lambda w: w.payment_id):
+            if payment.till_ns and payment.till_ns <= now_ns:
+                self._reject(payment, ResultCode.TILL_PASSED, now_ns)
+                continue
+            if payment.till_ns and not payment.warned and payment.till_ns - warning_ns <= now_ns:
+                payment.warned = True
+                self.events.append(TillWarning(payment.payment_id, payment.till_ns, now_ns))
+            if payment.from_ns and payment.from_ns <= now_ns:
+                self.dirty.add(payment.currency)
+
+    # --- entry ----------------------------------------------------------------------------
+
+    def admit(self, payment: Waiting, now_ns: int) -> ResultCode:
+        """Entry disposition for a valid new payment: settle, offset, or wait."""
+        if payment.currency in self.closed_days:
+            return ResultCode.DAY_CLOSED
+        if payment.till_ns and payment.till_ns <= now_ns:
+            return ResultCode.TILL_PASSED
+        if len(self.waiting) >= self._engine.settings.queue_payments_max:
+            return ResultCode.QUEUE_FULL
+        payment.order = self.order_next
+        self.order_next += 1
+        if payment.from_ns <= now_ns and not self._blocked_by_order(payment):
+            if self._feasible([payment]):
+                self._settle([payment], "entry", now_ns)
+                return ResultCode.OK
+            offset = self._offset_at_entry(payment)
+            if offset:
+                self._settle([payment, *offset], "offset", now_ns)
+                return ResultCode.OK
+        self._enqueue(payment)
+        self.events.append(PaymentQueued(payment.payment_id, now_ns))
+        self.dirty.add(payment.currency)
+        return ResultCode.QUEUED
+
+    def _blocked_by_order(self, payment: Waiting) -> Waiting | None:
+        """The waiting payment that must settle first, if any (FIFO and priorities).
+
+        An urgent or high payment waits behind any eligible waiting payment of the same
+        sender with the same or a higher priority that is earlier in the queue; a normal
+        payment waits only behind eligible urgent and high ones (FIFO-bypass).
+        """
+        best: Waiting | None = None
+        for other in self._sender_queue(payment.debit):
+            if other.payment_id == payment.payment_id or other.from_ns > self._now():
+                continue
+            if other.priority > payment.priority or (
+                other.priority == payment.priority
+                and payment.priority != NORMAL
+                and other.order < payment.order
+            ):
+                best = other
+                break
+        return best
+
+    def _now(self) -> int:
+        return self._engine.timestamp_ns
+
+    def _enqueue(self, payment: Waiting) -> None:
+        self.waiting[payment.payment_id] = payment
+        self.by_sender.setdefault(payment.debit, {})[payment.payment_id] = payment
+
+    def _dequeue(self, payment: Waiting) -> None:
+        del self.waiting[payment.payment_id]
+        queue = self.by_sender[payment.debit]
+        del queue[payment.payment_id]
+        if not queue:
+            del self.by_sender[payment.debit]
+
+    def _sender_queue(self, debit: int) -> list[Waiting]:
+        return sorted(self.by_sender.get(debit, {}).values(), key=Waiting.sort_key)
+
+    def _offset_at_entry(self, payment: Waiting) -> list[Waiting]:
+        """Bilateral offsetting: the counterparty's waiting payments to the sender, taken
+        in the counterparty's queue order, as the longest run that settles together
+        with the new payment (and respects the counterparty's FIFO)."""
+        now = self._now()
+        best: list[Waiting] = []
+        chosen: list[Waiting] = []
+        for w in self._sender_queue(payment.credit):
+            if w.from_ns > now:
+                continue
+            if w.credit != payment.debit:
+                if w.priority != NORMAL:
+                    break  # an earlier urgent/high payment elsewhere must settle first
+                continue  # normal payments may be bypassed
+            chosen.append(w)
+            if self._feasible([payment, *chosen]):
+                best = list(chosen)
+        return best
+
+    # --- feasibility of a set ---------------------------------------------------------------
+
+    def _feasible(self, payments: Iterable[Waiting]) -> bool:
+        return not self._violations(list(payments))
+
+    def _violations(self, payments: list[Waiting]) -> set[int]:
+        """Account slots whose floor, reservation or limit the set would break."""
+        delta: dict[int, int] = {}
+        lowest: dict[int, int] = {}
+        pair_normal: dict[tuple[int, int], int] = {}
+        pair_total: dict[tuple[int, int], int] = {}
+        for p in payments:
+            delta[p.debit] = delta.get(p.debit, 0) - p.amount_minor
+            delta[p.credit] = delta.get(p.credit, 0) + p.amount_minor
+            lowest[p.debit] = min(lowest.get(p.debit, URGENT), p.priority)
+            a, b = self._participant(p.debit), self._participant(p.credit)
+            pair_total[(a, b)] = pair_total.get((a, b), 0) + p.amount_minor
+            if p.priority == NORMAL:
+                pair_normal[(a, b)] = pair_normal.get((a, b), 0) + p.amount_minor
+        bad: set[int] = set()
+        for slot, priority_lowest in lowest.items():
+            needed = self._reserve_needed(slot, priority_lowest)
+            if not self._usable(slot) or self._free(slot) + delta[slot] < needed:
+                bad.add(slot)
+        if pair_normal:
+            currency = payments[0].currency
+            slot_of = {self._participant(p.debit): p.debit for p in payments}
+            for a in {a for a, _ in pair_normal}:
+                if self._limits_broken(a, currency, pair_normal, pair_total):
+                    bad.add(slot_of[a])
+        for p in payments:
+            if not self._usable(p.credit):
+                bad.add(p.debit)
+        return bad
+
+    def _limits_broken(
+        self,
+        a: int,
+        currency: int,
+        pair_normal: dict[tuple[int, int], int],
+        pair_total: dict[tuple[int, int], int],
+    ) -> bool:
+        multilateral_out = 0
+        multilateral_limit = self.multilateral.get((a, currency), 0)
+        for (payer, payee), normal in pair_normal.items():
+            if payer != a:
+                continue
+            limit = self.bilateral.get((a, payee, currency), 0)
+            position = normal - pair_total.get((payee, a), 0) + self._position(a, payee, currency)
+            if limit:
+                if position > limit:
+                    return True
+            elif multilateral_limit:
+                multilateral_out += normal - pair_total.get((payee, a), 0)
+        if multilateral_limit and multilateral_out > 0:
+            base = self._multilateral_position(a, currency)
+            if base + multilateral_out > multilateral_limit:
+                return True
+        return False
+
+    def _position(self, a: int, b: int, currency: int) -> int:
+        """Today's bilateral position of a towards b: normal paid minus all received."""
+        return self.flow_normal.get((a, b, currency), 0) - self.flow_total.get((b, a, currency), 0)
+
+    def _multilateral_position(self, a: int, currency: int) -> int:
+        position = 0
+        for (payer, payee, cur), normal in self.flow_normal.items():
+            if payer == a and cur == currency and not self.bilateral.get((a, payee, cur)):
+                position += normal
+        for (payer, payee, cur), total in self.flow_total.items():
+            if payee == a and cur == currency and not self.bilateral.get((a, payer, cur)):
+                position -= total
+        return position
+
+    # --- settling -------------------------------------------------------------------------
+
+    def _settle(self, payments: list[Waiting], method: str, now_ns: int) -> None:
+        """Book a feasible set gross and in full, all at once."""
+        assert payments and not self._violations(payments), "only feasible sets settle"
+        e = self._engine
+        run_id = 0
+        if method != "entry":
+            run_id = self.run_next
+            self.run_next += 1
+        currency_code = e._currencies[payments[0].currency]
+        for p in payments:
+            assert p.currency == payments[0].currency
+            e._acc_balance[p.debit] -= p.amount_minor
+            e._acc_balance[p.credit] += p.amount_minor
+            a, b = self._participant(p.debit), self._participant(p.credit)
+            key = (a, b, p.currency)
+            self.flow_total[key] = self.flow_total.get(key, 0) + p.amount_minor
+            if p.priority == NORMAL:
+                self.flow_normal[key] = self.flow_normal.get(key, 0) + p.amount_minor
+            if p.payment_id in self.waiting:
+                self._dequeue(p)
+            self.events.append(
+                PaymentSettled(
+                    p.payment_id, int(e._acc_id[p.debit]), int(e._acc_id[p.credit]),
+                    p.amount_minor, currency_code, run_id, now_ns,
+                )
+            )  # fmt: skip
+        if run_id:
+            self.events.append(
+                LsmRun(
+                    run_id, method, currency_code, tuple(p.payment_id for p in payments),
+                    sum(p.amount_minor for p in payments), now_ns,
+                )
+            )  # fmt: skip
+        self.dirty.add(payments[0].currency)
+
+    def _reject(self, payment: Waiting, code: ResultCode, now_ns: int) -> None:
+        self._dequeue(payment)
+        self.events.append(PaymentRejected(payment.payment_id, code, now_ns))
+
+    # --- gridlock resolution ------------------------------------------------------------------
+
+    def resolve_dirty(self, now_ns: int) -> None:
+        """Run the liquidity-saving mechanism on every currency whose queues changed."""
+        while self.dirty:
+            currency = min(self.dirty)
+            self.dirty.discard(currency)
+            self.resolve(currency, now_ns)
+            self.dirty.discard(currency)  # settling marks it again; one run suffices
+
+    def eligible(self, currency: int) -> list[Waiting]:
+        now = self._now()
+        return [
+            w
+            for w in self.waiting.values()
+            if w.currency == currency and w.from_ns <= now
+            and self._usable(w.debit) and self._usable(w.credit)
+        ]
+
+    def resolve(self, currency: int, now_ns: int) -> list[Waiting]:
+        """Settle the largest FIFO-respecting set, then normal payments past their heads.
+
+        Step 1 (Bech and Soramäki 2001, TARGET2 algorithm 2's extraction rule): include
+        every eligible waiting payment; while some account is short, drop the last
+        included payment of its queue. Under FIFO the result is the unique maximal
+        settleable set, whatever order the short accounts are taken in.
+        Step 2 (bounded, deterministic): re-add dropped normal payments whose sender has
+        no dropped urgent or high payment, if they still fit: once in queue order, once
+        largest first; keep the better, at most ``lsm_bypass_passes_max`` passes each.
+        """
+        candidates = self.eligible(currency)
+        if not candidates:
+            return []
+        fifo = self._fifo_maximal(candidates)
+        best = fifo
+        method = "fifo"
+        dropped = [w for w in candidates if w.payment_id not in {p.payment_id for p in fifo}]
+        if dropped:
+            for key in (Waiting.sort_key, lambda w: (-w.amount_minor, w.order)):
+                improved = self._readd_normals(fifo, dropped, key)
+                if _value(improved) > _value(best):
+                    best, method = improved, "bypass"
+        if best:
+            self._settle(sorted(best, key=lambda w: (w.debit, w.sort_key())), method, now_ns)
+        return best
+
+    def _fifo_maximal(self, candidates: list[Waiting]) -> list[Waiting]:
+        run = _Run(self, candidates)
+        work = sorted(run.queues)
+        heapq.heapify(work)
+        queued = set(work)
+        while work:
+            slot = heapq.heappop(work)
+            queued.discard(slot)
+            if run.included[slot] == 0 or run.sender_ok(slot):
+                continue
+            dropped = run.drop_last(slot)
+            # The sender is checked again; the payee lost money (and limit room).
+            for again in (slot, dropped.credit):
+                if again in run.queues and again not in queued:
+                    heapq.heappush(work, again)
+                    queued.add(again)
+        return run.chosen()
+
+    def _readd_normals(
+        self, base: list[Waiting], dropped: list[Waiting], key: Any
+    ) -> list[Waiting]:
+        run = _Run(self, base)
+        blocked_senders = {w.debit for w in dropped if w.priority != NORMAL}
+        pool = sorted(
+            (w for w in dropped if w.priority == NORMAL and w.debit not in blocked_senders),
+            key=key,
+        )
+        for _ in range(self._engine.settings.lsm_bypass_passes_max):
+            rest: list[Waiting] = []
+            for w in pool:
+                # Adding a payment can only hurt its sender (the payee gains money and
+                # limit room), so only the sender is checked.
+                run.add(w)
+                if not run.sender_ok(w.debit):
+                    run.remove(w)
+                    rest.append(w)
+            if len(rest) == len(pool):
+                break
+            pool = rest
+        return run.chosen()
+
+    def settle_set(self, currency: int, payment_ids: tuple[int, ...], now_ns: int) -> ResultCode:
+        """Settle exactly these waiting payments together if they respect order and fit."""
+        if not payment_ids or len(set(payment_ids)) != len(payment_ids):
+            return ResultCode.SETTLE_SET_INVALID
+        chosen: list[Waiting] = []
+        for payment_id in payment_ids:
+            w = self.waiting.get(payment_id)
+            if w is None or w.currency != currency or w.from_ns > now_ns:
+                return ResultCode.SETTLE_SET_INVALID
+            chosen.append(w)
+        ids = set(payment_ids)
+        for w in chosen:
+            for other in self._sender_queue(w.debit):
+                if other.payment_id in ids or other.from_ns > now_ns:
+                    continue
+                # Nothing may settle ahead of a waiting urgent/high payment of the same
+                # sender that precedes it; normal payments may bypass normal ones.
+                if other.priority != NORMAL and other.sort_key() < w.sort_key():
+                    return ResultCode.SETTLE_SET_INVALID
+        if self._violations(chosen):
+            return ResultCode.SETTLE_SET_INFEASIBLE
+        self._settle(chosen, "settle_set", now_ns)
+        return ResultCode.OK
+
+    # --- queue management and the day ---------------------------------------------------------
+
+    def cancel(self, payment: Waiting, now_ns: int) -> None:
+        self._reject(payment, ResultCode.CANCELLED, now_ns)
+
+    def move(self, payment: Waiting, to_front: bool) -> None:
+        same_class = [
+            w.order
+            for w in self.by_sender[payment.debit].values()
+            if w.priority == payment.priority
+        ]
+        payment.order = (min(same_class) - 1) if to_front else (max(same_class) + 1)
+        self.dirty.add(payment.currency)
+
+    def end_of_day(self, currency: int, now_ns: int) -> None:
+        for payment in sorted(self.waiting.values(), key=lambda w: w.payment_id):
+            if payment.currency == currency:
+                self._reject(payment, ResultCode.END_OF_DAY_REJECTED, now_ns)
+        self.closed_days.add(currency)
+        e = self._engine
+        balances = tuple(
+            (int(e._acc_id[slot]), int(e._acc_balance[slot]))
+            for slot in map(int, e._sorted_account_slots())
+            if int(e._acc_currency[slot]) == currency
+        )
+        self.events.append(DayClosed(e._currencies[currency], balances, now_ns))
+
+    def start_of_day(self, currency: int) -> None:
+        self.closed_days.discard(currency)
+        for flows in (self.flow_normal, self.flow_total):
+            for key in [k for k in flows if k[2] == currency]:
+                del flows[key]
+
+    # --- why a payment waits -----------------------------------------------------------------
+
+    def wait_view(self, payment: Waiting) -> WaitView:
+        e = self._engine
+        queue = self._sender_queue(payment.debit)
+        position = 1 + [w.payment_id for w in queue].index(payment.payment_id)
+        priority = Priority(payment.priority)
+        if payment.from_ns > self._now():
+            return WaitView(payment.payment_id, position, priority, "NARR",
+                            "before its earliest settlement time (FROM)")  # fmt: skip
+        blocker = self._blocked_by_order(payment)
+        if blocker is not None:
+            return WaitView(payment.payment_id, position, priority, "NARR",
+                            "behind an earlier payment of the same sender (FIFO)",
+                            blocking_payment_id=blocker.payment_id)  # fmt: skip
+        for slot in (payment.debit, payment.credit):
+            if not self._usable(slot):
+                return WaitView(payment.payment_id, position, priority, "AC06",
+                                "an account is closed or its owner suspended")  # fmt: skip
+        if self._free(payment.debit) - payment.amount_minor < self._reserve_needed(
+            payment.debit, payment.priority
+        ):
+            return WaitView(payment.payment_id, position, priority, "AM04",
+                            "not enough liquidity above the floor and reservations")  # fmt: skip
+        a, b = self._participant(payment.debit), self._participant(payment.credit)
+        bic = e._participants[b].bic
+        if self.bilateral.get((a, b, payment.currency)):
+            return WaitView(payment.payment_id, position, priority, "AM14",
+                            "the bilateral limit towards the counterparty",
+                            counterparty_bic=bic)  # fmt: skip
+        return WaitView(payment.payment_id, position, priority, "AM14",
+                        "the multilateral limit")  # fmt: skip
+
+    # --- state for digest and snapshot ---------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "waiting": [w.as_list() for w in sorted(self.waiting.values(),
+                                                     key=lambda w: w.payment_id)],
+            "order_next": self.order_next,
+            "run_next": self.run_next,
+            "bilateral": sorted([*k, v] for k, v in self.bilateral.items()),
+            "multilateral": sorted([*k, v] for k, v in self.multilateral.items()),
+            "flow_normal": sorted([*k, v] for k, v in self.flow_normal.items()),
+            "flow_total": sorted([*k, v] for k, v in self.flow_total.items()),
+            "reserved": sorted([k, *v] for k, v in self.reserved.items()),
+            "closed_days": sorted(self.closed_days),
+        }  # fmt: skip
+
+    def load(self, state: dict[str, Any]) -> None:
+        for row in state["waiting"]:
+            payment_id, debit, credit, cur, amount, priority, from_ns, till_ns, order, warned = row
+            self._enqueue(
+                Waiting(payment_id, debit, credit, cur, amount, priority, from_ns, till_ns,
+                        order, bool(warned))
+            )  # fmt: skip
+        self.order_next = int(state["order_next"])
+        self.run_next = int(state["run_next"])
+        self.bilateral = {(a, b, c): v for a, b, c, v in state["bilateral"]}
+        self.multilateral = {(a, c): v for a, c, v in state["multilateral"]}
+        self.flow_normal = {(a, b, c): v for a, b, c, v in state["flow_normal"]}
+        self.flow_total = {(a, b, c): v for a, b, c, v in state["flow_total"]}
+        self.reserved = {k: (u, h) for k, u, h in state["reserved"]}
+        self.closed_days = set(state["closed_days"])
+
+
+def _value(payments: list[Waiting]) -> int:
+    return sum(p.amount_minor for p in payments)
+
+
+class _Run:
+    """Incremental positions of one tentative set: per-account net change and, per
+    (payer, payee) participant pair, normal and total flows, updated as payments are
+    dropped or added, so a check costs O(the account's counterparties), not O(set)."""
+
+    def __init__(self, queues: Queues, payments: list[Waiting]) -> None:
+        self.q = queues
+        self.queues: dict[int, list[Waiting]] = {}
+        for w in sorted(payments, key=lambda w: (w.debit, w.sort_key())):
+            self.queues.setdefault(w.debit, []).append(w)
+        self.included = {slot: len(queue) for slot, queue in self.queues.items()}
+        self.extra: dict[int, list[Waiting]] = {}
+        self.delta: dict[int, int] = {}
+        self.normal: dict[tuple[int, int], int] = {}
+        self.total: dict[tuple[int, int], int] = {}
+        self.payees: dict[int, set[int]] = {}
+        for w in payments:
+            self._book(w, +1)
+
+    def _book(self, w: Waiting, sign: int) -> None:
+        a, b = self.q._participant(w.debit), self.q._participant(w.credit)
+        amount = sign * w.amount_minor
+        self.delta[w.debit] = self.delta.get(w.debit, 0) - amount
+        self.delta[w.credit] = self.delta.get(w.credit, 0) + amount
+        self.total[(a, b)] = self.total.get((a, b), 0) + amount
+        if w.priority == NORMAL:
+            self.normal[(a, b)] = self.normal.get((a, b), 0) + amount
+            self.payees.setdefault(a, set()).add(b)
+
+    def drop_last(self, slot: int) -> Waiting:
+        self.included[slot] -= 1
+        w = self.queues[slot][self.included[slot]]
+        self._book(w, -1)
+        return w
+
+    def add(self, w: Waiting) -> None:
+        self.extra.setdefault(w.debit, []).append(w)
+        self._book(w, +1)
+
+    def remove(self, w: Waiting) -> None:
+        self.extra[w.debit].remove(w)
+        self._book(w, -1)
+
+    def chosen(self) -> list[Waiting]:
+        out = [w for slot, queue in self.queues.items() for w in queue[: self.included[slot]]]
+        for added in self.extra.values():
+            out.extend(added)
+        return out
+
+    def sender_ok(self, slot: int) -> bool:
+        q = self.q
+        sent = [*self.queues.get(slot, [])[: self.included.get(slot, 0)],
+                *self.extra.get(slot, [])]  # fmt: skip
+        if not sent:
+            return True
+        if not q._usable(slot):
+            return False
+        lowest = min(w.priority for w in sent) if self.extra.get(slot) else sent[-1].priority
+        if q._free(slot) + self.delta.get(slot, 0) < q._reserve_needed(slot, lowest):
+            return False
+        if lowest != NORMAL:
+            return True
+        a = q._participant(slot)
+        currency = sent[0].currency
+        multilateral_limit = q.multilateral.get((a, currency), 0)
+        multilateral_out = 0
+        for b in self.payees.get(a, ()):
+            normal = self.normal.get((a, b), 0)
+            if normal <= 0:
+                continue
+            position = normal - self.total.get((b, a), 0)
+            limit = q.bilateral.get((a, b, currency), 0)
+            if limit:
+                if position + q._position(a, b, currency) > limit:
+                    return False
+            elif multilateral_limit:
+                multilateral_out += position
+        if multilateral_limit and multilateral_out > 0:
+            base = q._multilateral_position(a, currency)
+            if base + multilateral_out > multilateral_limit:
+                return False
+        return True
