@@ -275,11 +275,13 @@ class Engine:
             )
         if rows > self.settings.batch_commands_max:
             raise ValueError(f"batch of {rows} commands is over batch_commands_max")
-        self.timestamp_ns = timestamp_ns
+        previous_ns, self.timestamp_ns = self.timestamp_ns, timestamp_ns
         expired = self._expire_holds(timestamp_ns)
         queues = self._queues
         queues.events = []
-        queues.on_time(timestamp_ns)
+        queues.on_time(previous_ns, timestamp_ns)
+        if expired and queues.waiting:  # released holds are liquidity again
+            queues.dirty.update(w.currency for w in queues.waiting.values())
         codes = np.zeros(rows, dtype=np.uint8)
         replayed = np.zeros(rows, dtype=np.uint8)
         settled = 0
@@ -293,8 +295,7 @@ class Engine:
                 moved = self._apply_money(batch, start, stop, timestamp_ns, codes, replayed)
                 settled += moved
                 if moved and queues.waiting:
-                    # Liquidity moved: waiting payments may settle now.
-                    queues.dirty.update(w.currency for w in queues.waiting.values())
+                    self._mark_credited_senders(batch, start, stop, codes, replayed)
             if stop < rows:
                 if stop in batch.admin:
                     code, was_replayed = self._apply_admin(batch, stop)
@@ -360,6 +361,28 @@ class Engine:
             if expires_ns > 0:
                 heapq.heappush(self._expiry_heap, (expires_ns, hold))
         return settled
+
+    def _mark_credited_senders(
+        self,
+        batch: Batch,
+        start: int,
+        stop: int,
+        codes: npt.NDArray[np.uint8],
+        replayed: npt.NDArray[np.uint8],
+    ) -> None:
+        """Liquidity arrived: the queues of every currency in which an account with
+        waiting payments was credited get a liquidity-saving run after this batch."""
+        queues = self._queues
+        applied = (codes[start:stop] == ResultCode.OK) & (replayed[start:stop] == 0)
+        kinds = batch.kind[start:stop][applied]
+        # A post credits the hold's account and a void frees held liquidity: be broad.
+        if np.any((kinds == Kind.POST_HOLD) | (kinds == Kind.VOID_HOLD)):
+            queues.dirty.update(w.currency for w in queues.waiting.values())
+            return
+        credited = batch.credit[start:stop][applied]
+        senders = self._acc_id[np.fromiter(queues.by_sender, dtype=np.int64)]
+        for account_id in np.unique(credited[np.isin(credited, senders)]).tolist():
+            queues.dirty.add(int(self._acc_currency[self._account_index[account_id]]))
 
     def _reserve_holds(self, holds_needed: int) -> None:
         capacity = len(self._hold_id_hi)
@@ -1076,6 +1099,7 @@ def _restore(data: bytes) -> Engine:
             engine._part_suspended = _grow(engine._part_suspended, 2 * index + 2)
         engine._part_suspended[index] = 1 if suspended else 0
     engine._queues.load(scalars["queues"])
+    engine._queues.recompute_due(engine.timestamp_ns)
     accounts = len(arrays["acc_id"])
     capacity = max(16, _pow2_at_least(accounts))
     for name in ("acc_id", "acc_balance", "acc_held", "acc_floor", "acc_currency", "acc_flags",

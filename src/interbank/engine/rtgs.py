@@ -37,6 +37,7 @@ from interbank.engine.commands import (
 if TYPE_CHECKING:
     from interbank.engine.ledger import Engine
 
+_NEVER_NS = 2**63 - 1
 URGENT = int(Priority.URGENT)
 HIGH = int(Priority.HIGH)
 NORMAL = int(Priority.NORMAL)
@@ -100,6 +101,8 @@ class Queues:
         self.reserved: dict[int, tuple[int, int]] = {}
         self.closed_days: set[int] = set()
         self.dirty: set[int] = set()
+        # Derived (not in the digest): the earliest FROM, TILL or warning time to act on.
+        self.due_ns = _NEVER_NS
         self.events: list[Event] = []
 
     # --- accounts through the engine ------------------------------------------------
@@ -130,11 +133,13 @@ class Queues:
 
     # --- time ---------------------------------------------------------------------------
 
-    def on_time(self, now_ns: int) -> None:
-        """Reject payments past TILL, warn those near it, wake those past FROM."""
-        if not self.waiting:
+    def on_time(self, previous_ns: int, now_ns: int) -> None:
+        """Reject payments past TILL, warn those near it, wake those whose FROM time
+        came in (previous_ns, now_ns]. Costs nothing until the next such time is due."""
+        if not self.waiting or now_ns < self.due_ns:
             return
         warning_ns = self._engine.settings.till_warning_ns
+        due_ns = _NEVER_NS
         for payment in sorted(self.waiting.values(), key=lambda w: w.payment_id):
             if payment.till_ns and payment.till_ns <= now_ns:
                 self._reject(payment, ResultCode.TILL_PASSED, now_ns)
@@ -142,8 +147,25 @@ class Queues:
             if payment.till_ns and not payment.warned and payment.till_ns - warning_ns <= now_ns:
                 payment.warned = True
                 self.events.append(TillWarning(payment.payment_id, payment.till_ns, now_ns))
-            if payment.from_ns and payment.from_ns <= now_ns:
+            if previous_ns < payment.from_ns <= now_ns:
                 self.dirty.add(payment.currency)
+            due_ns = min(due_ns, self._due_ns(payment, now_ns))
+        self.due_ns = due_ns
+
+    def _due_ns(self, payment: Waiting, now_ns: int) -> int:
+        """The next time this payment needs the clock's attention."""
+        due_ns = _NEVER_NS
+        if payment.till_ns:
+            due_ns = payment.till_ns
+            if not payment.warned:
+                due_ns = min(due_ns, payment.till_ns - self._engine.settings.till_warning_ns)
+        if payment.from_ns > now_ns:
+            due_ns = min(due_ns, payment.from_ns)
+        return due_ns
+
+    def recompute_due(self, now_ns: int) -> None:
+        self.due_ns = min((self._due_ns(w, now_ns) for w in self.waiting.values()),
+                          default=_NEVER_NS)  # fmt: skip
 
     # --- entry ----------------------------------------------------------------------------
 
@@ -194,6 +216,7 @@ class Queues:
         return self._engine.timestamp_ns
 
     def _enqueue(self, payment: Waiting) -> None:
+        self.due_ns = min(self.due_ns, self._due_ns(payment, self._now()))
         self.waiting[payment.payment_id] = payment
         self.by_sender.setdefault(payment.debit, {})[payment.payment_id] = payment
 
