@@ -85,6 +85,7 @@ class EngineSettings:
     queue_payments_max: int = 1 << 20
     till_warning_ns: int = 15 * 60 * 10**9
     lsm_bypass_passes_max: int = 3
+    lsm_rounds_max: int = 8
 
     def __post_init__(self) -> None:
         assert self.idempotency_window_commands >= self.batch_commands_max >= 1, (
@@ -561,6 +562,8 @@ class Engine:
             if int(self._acc_balance[slot]) - int(self._acc_held[slot]) < -line:
                 return ResultCode.CREDIT_LINE_BELOW_USAGE
             self._acc_floor[slot] = -line
+            if slot in self._queues.by_sender:  # more credit may release its queue
+                self._queues.dirty.add(int(self._acc_currency[slot]))
             return ResultCode.OK
         if isinstance(command, CancelPayment | ChangePriority | MovePayment):
             return self._manage_payment(command)
@@ -584,6 +587,8 @@ class Engine:
                 )
             participant.suspended = suspend
             self._part_suspended[index] = 1 if suspend else 0
+            if not suspend:  # its queues, and payments to it, may move again
+                self._queues.dirty.update(w.currency for w in self._queues.waiting.values())
             return ResultCode.OK
         return ResultCode.KIND_UNKNOWN
 
@@ -634,9 +639,11 @@ class Engine:
             queues.dirty.add(int(self._acc_currency[slot]))
             return ResultCode.OK
         code = getattr(command, "currency", None)
-        if not isinstance(code, str) or not _currency_valid(code):
+        # Only currencies the network holds accounts in; a rejected command must not
+        # register a new currency (the currency table is part of the state).
+        cur = self._currency_index.get(code, -1) if isinstance(code, str) else -1
+        if cur < 0:
             return ResultCode.CURRENCY_UNKNOWN
-        cur = self._currency_number(code)
         now = self.timestamp_ns
         if isinstance(command, SetBilateralLimit | SetMultilateralLimit):
             owner = self._participant_index.get(canonical_bic(command.bic), -1)

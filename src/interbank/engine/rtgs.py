@@ -279,8 +279,11 @@ class Queues:
             for a in {a for a, _ in pair_normal}:
                 if self._limits_broken(a, currency, pair_normal, pair_total):
                     bad.add(slot_of[a])
+        abs_max = self._engine.settings.balance_minor_abs_max
+        e = self._engine
         for p in payments:
-            if not self._usable(p.credit):
+            payee_balance = int(e._acc_balance[p.credit]) + delta[p.credit]
+            if not self._usable(p.credit) or payee_balance > abs_max:
                 bad.add(p.debit)
         return bad
 
@@ -367,21 +370,39 @@ class Queues:
     # --- gridlock resolution ------------------------------------------------------------------
 
     def resolve_dirty(self, now_ns: int) -> None:
-        """Run the liquidity-saving mechanism on every currency whose queues changed."""
+        """Run the liquidity-saving mechanism on every currency whose queues changed,
+        round after round while a round settles something (payments re-added past their
+        queue's head can bring a blocked sender the liquidity its head needed), at most
+        ``lsm_rounds_max`` rounds per currency and batch."""
+        rounds_max = self._engine.settings.lsm_rounds_max
         while self.dirty:
             currency = min(self.dirty)
+            for _ in range(rounds_max):
+                self.dirty.discard(currency)
+                if not self.resolve(currency, now_ns):
+                    break
             self.dirty.discard(currency)
-            self.resolve(currency, now_ns)
-            self.dirty.discard(currency)  # settling marks it again; one run suffices
 
     def eligible(self, currency: int) -> list[Waiting]:
+        """Waiting payments that may settle now. A sender's queue stops at its first
+        urgent or high payment that cannot (an account closed or an owner suspended):
+        nothing of that sender may settle past it, exactly as SettleSet requires."""
         now = self._now()
-        return [
-            w
-            for w in self.waiting.values()
-            if w.currency == currency and w.from_ns <= now
-            and self._usable(w.debit) and self._usable(w.credit)
-        ]
+        out: list[Waiting] = []
+        for debit, queue in self.by_sender.items():
+            if not queue or next(iter(queue.values())).currency != currency:
+                continue
+            if not self._usable(debit):
+                continue
+            for w in sorted(queue.values(), key=Waiting.sort_key):
+                if w.from_ns > now:
+                    continue
+                if not self._usable(w.credit):
+                    if w.priority != NORMAL:
+                        break
+                    continue
+                out.append(w)
+        return out
 
     def resolve(self, currency: int, now_ns: int) -> list[Waiting]:
         """Settle the largest FIFO-respecting set, then normal payments past their heads.
@@ -415,10 +436,26 @@ class Queues:
         work = sorted(run.queues)
         heapq.heapify(work)
         queued = set(work)
+        for slot in sorted(run.payers):
+            if slot not in queued:
+                heapq.heappush(work, slot)
+                queued.add(slot)
         while work:
             slot = heapq.heappop(work)
             queued.discard(slot)
-            if run.included[slot] == 0 or run.sender_ok(slot):
+            if not run.payee_ok(slot):
+                # Over the balance limit (a CHIPS-style maximum): drop an inflow, from the
+                # highest-numbered sender still paying it, tail first.
+                payers = [p for p in run.payers.get(slot, ()) if run.included.get(p, 0) > 0]
+                if payers:
+                    sender = max(payers)
+                    dropped = run.drop_last(sender)
+                    for again in (slot, sender, dropped.credit):
+                        if again not in queued:
+                            heapq.heappush(work, again)
+                            queued.add(again)
+                    continue
+            if slot not in run.queues or run.included[slot] == 0 or run.sender_ok(slot):
                 continue
             dropped = run.drop_last(slot)
             # The sender is checked again; the payee lost money (and limit room).
@@ -440,10 +477,10 @@ class Queues:
         for _ in range(self._engine.settings.lsm_bypass_passes_max):
             rest: list[Waiting] = []
             for w in pool:
-                # Adding a payment can only hurt its sender (the payee gains money and
-                # limit room), so only the sender is checked.
+                # Adding a payment can only hurt its sender, and its payee only through
+                # the balance limit (it gains money and limit room), so only those two.
                 run.add(w)
-                if not run.sender_ok(w.debit):
+                if not (run.sender_ok(w.debit) and run.payee_ok(w.credit)):
                     run.remove(w)
                     rest.append(w)
             if len(rest) == len(pool):
@@ -533,13 +570,19 @@ class Queues:
             return WaitView(payment.payment_id, position, priority, "AM04",
                             "not enough liquidity above the floor and reservations")  # fmt: skip
         a, b = self._participant(payment.debit), self._participant(payment.credit)
-        bic = e._participants[b].bic
-        if self.bilateral.get((a, b, payment.currency)):
-            return WaitView(payment.payment_id, position, priority, "AM14",
-                            "the bilateral limit towards the counterparty",
-                            counterparty_bic=bic)  # fmt: skip
-        return WaitView(payment.payment_id, position, priority, "AM14",
-                        "the multilateral limit")  # fmt: skip
+        if payment.priority == NORMAL:
+            pair = {(a, b): payment.amount_minor}
+            if self.bilateral.get((a, b, payment.currency)) and self._limits_broken(
+                a, payment.currency, pair, {}
+            ):
+                return WaitView(payment.payment_id, position, priority, "AM14",
+                                "the bilateral limit towards the counterparty",
+                                counterparty_bic=e._participants[b].bic)  # fmt: skip
+            if self._limits_broken(a, payment.currency, pair, {}):
+                return WaitView(payment.payment_id, position, priority, "AM14",
+                                "the multilateral limit")  # fmt: skip
+        return WaitView(payment.payment_id, position, priority, "NARR",
+                        "it can settle: it waits for the next liquidity-saving run")  # fmt: skip
 
     # --- state for digest and snapshot ---------------------------------------------------------
 
@@ -594,8 +637,11 @@ class _Run:
         self.normal: dict[tuple[int, int], int] = {}
         self.total: dict[tuple[int, int], int] = {}
         self.payees: dict[int, set[int]] = {}
+        # Payee slot -> sender slots paying it in this run (for the balance bound).
+        self.payers: dict[int, set[int]] = {}
         for w in payments:
             self._book(w, +1)
+            self.payers.setdefault(w.credit, set()).add(w.debit)
 
     def _book(self, w: Waiting, sign: int) -> None:
         a, b = self.q._participant(w.debit), self.q._participant(w.credit)
@@ -626,6 +672,12 @@ class _Run:
         for added in self.extra.values():
             out.extend(added)
         return out
+
+    def payee_ok(self, slot: int) -> bool:
+        """The slot's balance stays within the engine-wide balance limit."""
+        e = self.q._engine
+        limit = e.settings.balance_minor_abs_max
+        return int(e._acc_balance[slot]) + self.delta.get(slot, 0) <= limit
 
     def sender_ok(self, slot: int) -> bool:
         q = self.q
