@@ -39,6 +39,7 @@ from interbank.engine import (
     CommandFormatError,
     Engine,
     EngineSettings,
+    Event,
     Result,
 )
 from interbank.engine.batch import FLAG_LINKED
@@ -63,6 +64,12 @@ from interbank.journal import (
 )
 
 _LINGER_US_MAX = 1_000_000
+
+# Called by the writer after each entry is durable and applied, before its callers are
+# answered: (seq, batch, result, events). Views use it to stay current; they must also
+# be rebuildable from the journal alone, because a crash may fall between the append and
+# this call, and an exception here is logged, never allowed to stop payments.
+AppliedHook = typing.Callable[[int, Batch, BatchResult, list[Event]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +168,10 @@ class Node:
         backend: JournalBackend,
         recovery: Recovery,
         settings: NodeSettings,
+        on_applied: AppliedHook | None = None,
     ) -> None:
         assert settings.batch_size_max <= recovery.engine.settings.batch_commands_max
+        self._on_applied = on_applied
         self._backend = backend
         self._engine = recovery.engine
         self._settings = settings
@@ -197,6 +206,7 @@ class Node:
         settings: NodeSettings | None = None,
         engine_settings: EngineSettings | None = None,
         create: bool = False,
+        on_applied: AppliedHook | None = None,
     ) -> Node:
         """Open the journal at ``db`` (a SQLite path), recover the state, and be ready.
 
@@ -230,7 +240,7 @@ class Node:
             log = logging.getLogger("interbank.node")
             for reason in recovery.snapshots_skipped:
                 log.warning("recovery of %s skipped a snapshot: %s", db, reason)
-        return Node(backend, recovery, settings)
+        return Node(backend, recovery, settings, on_applied)
 
     def __enter__(self) -> Node:
         return self
@@ -494,6 +504,14 @@ class Node:
         if result is None:
             return  # the group was answered with an error
         assert len(result) == len(batch)
+        if self._on_applied is not None:
+            try:
+                self._on_applied(state.head.seq, batch, result, self._engine.events(batch, result))
+            except Exception:
+                logging.getLogger("interbank.node").exception(
+                    "the applied hook failed at entry %d; views rebuild from the journal",
+                    state.head.seq,
+                )
         self._answer(group, result, None)
         state.commands_since_snapshot += len(batch)
         if state.commands_since_snapshot >= self._settings.snapshot_every_commands:

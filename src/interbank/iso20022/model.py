@@ -128,7 +128,7 @@ class ResolutionTransaction:
     original_message_id: str | None
     original_end_to_end_id: str | None
     original_uetr: str | None
-    status: str | None  # CNCL, RJCR, PDCR
+    status: str | None  # ACCR, RJCR, PDCR
     reason_code: str | None
 
 

@@ -1,0 +1,413 @@
+"""The view store: one SQLite file beside the journal (``<db>.views``).
+
+Two kinds of tables:
+
+- the archive (``messages``, ``message_ids``, ``payments``, ``history``, ``outbox``):
+  primary data that the journal does not hold (the bytes as received, who sent what,
+  the message references of each payment). It is written with ``synchronous=FULL``
+  before a message's commands are submitted, so nothing acknowledged is missing here.
+- projections (``outcomes``, ``entries``): derived from engine events only; dropped and
+  re-derived by replaying the journal whenever ``applied_seq`` is not the journal's
+  head (after a crash between the journal append and the view update, or a failed
+  update). Payment ids are UETRs as 128-bit integers, so tracking by UETR is tracking
+  by command id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from interbank.engine import Batch, BatchResult, Engine, Event, ResultCode
+from interbank.engine.commands import (
+    Kind,
+    LsmRun,
+    PaymentQueued,
+    PaymentRejected,
+    PaymentSettled,
+    TransferSettled,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    sha256 TEXT PRIMARY KEY, received_ns INTEGER NOT NULL, direction TEXT NOT NULL,
+    sender TEXT, receiver TEXT, msg_def TEXT, msg_id TEXT, status TEXT NOT NULL,
+    reason TEXT, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS message_ids (
+    sender TEXT NOT NULL, msg_id TEXT NOT NULL, sha256 TEXT NOT NULL,
+    PRIMARY KEY (sender, msg_id));
+CREATE TABLE IF NOT EXISTS payments (
+    payment_id TEXT PRIMARY KEY, uetr TEXT NOT NULL, kind TEXT NOT NULL,
+    debit_bic TEXT, credit_bic TEXT, currency TEXT, amount_minor INTEGER,
+    end_to_end_id TEXT, instruction_id TEXT, transaction_id TEXT, msg_id TEXT,
+    sha256 TEXT NOT NULL, received_ns INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS payments_uetr ON payments (uetr);
+CREATE TABLE IF NOT EXISTS history (
+    uetr TEXT NOT NULL, at_ns INTEGER NOT NULL, event TEXT NOT NULL, detail TEXT,
+    sha256 TEXT);
+CREATE INDEX IF NOT EXISTS history_uetr ON history (uetr);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, to_bic TEXT NOT NULL, msg_def TEXT NOT NULL,
+    sha256 TEXT NOT NULL, uetr TEXT, created_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outcomes (
+    payment_id TEXT NOT NULL, at_ns INTEGER NOT NULL, seq INTEGER NOT NULL,
+    event TEXT NOT NULL, reason TEXT, detail TEXT, run_id INTEGER);
+CREATE INDEX IF NOT EXISTS outcomes_payment ON outcomes (payment_id);
+CREATE TABLE IF NOT EXISTS entries (
+    account_id INTEGER NOT NULL, at_ns INTEGER NOT NULL, seq INTEGER NOT NULL,
+    command_id TEXT NOT NULL, amount_minor INTEGER NOT NULL, counter_account_id INTEGER,
+    kind TEXT NOT NULL, run_id INTEGER);
+CREATE INDEX IF NOT EXISTS entries_account ON entries (account_id, at_ns);
+"""
+_PROJECTION_TABLES = ("outcomes", "entries")
+_APPLIED_SEQ = "applied_seq"
+
+
+def uetr_of(command_id: int) -> str:
+    """The UETR text (lower-case UUID) of a 128-bit command id."""
+    return str(uuid.UUID(int=command_id))
+
+
+def _id_key(command_id: int) -> str:
+    return f"{command_id:032x}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMessage:
+    sha256: str
+    received_ns: int
+    direction: str  # "in" or "out"
+    sender: str | None
+    receiver: str | None
+    msg_def: str | None
+    msg_id: str | None
+    status: str  # the verdict: ACCEPTED, or the reason code of the rejection
+    reason: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """What a message said about one payment (or return), kept with the archive."""
+
+    payment_id: int
+    uetr: str  # the payment's UETR; for a return, the original's
+    kind: str  # "payment" or "return"
+    debit_bic: str | None
+    credit_bic: str | None
+    currency: str | None
+    amount_minor: int | None
+    end_to_end_id: str | None
+    instruction_id: str | None
+    transaction_id: str | None
+    msg_id: str | None
+    sha256: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    payment_id: int
+    at_ns: int
+    seq: int
+    event: str  # queued, settled, rejected, cancelled
+    reason: str | None
+    detail: str | None
+    run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    account_id: int
+    at_ns: int
+    seq: int
+    command_id: int
+    amount_minor: int  # signed: credits positive
+    counter_account_id: int | None
+    kind: str
+    run_id: int | None
+
+
+class ViewStore:
+    """The archive and the projections. Thread-safe (one connection, one lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._connection = sqlite3.connect(self.path, check_same_thread=False,
+                                           isolation_level=None)  # fmt: skip
+        self._lock = threading.Lock()
+        with self._lock:
+            c = self._connection
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=FULL")
+            c.executescript(_SCHEMA)
+        # Set when an update arrived out of order (a hook call was lost): the projections
+        # are stale until catch_up replays the journal.
+        self.stale = False
+
+    @staticmethod
+    def beside(db: str) -> ViewStore:
+        """The view store of the network at ``db`` (a SQLite path)."""
+        path = db.removeprefix("sqlite://")
+        return ViewStore(path + ".views")
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    # --- the archive -----------------------------------------------------------------
+
+    def archive(
+        self,
+        messages: Sequence[ArchivedMessage],
+        message_ids: Iterable[tuple[str, str, str]] = (),
+        payments: Iterable[PaymentRecord] = (),
+        history: Iterable[tuple[str, int, str, str | None, str | None]] = (),
+        outbox: Iterable[tuple[str, str, str, str | None, int]] = (),
+    ) -> None:
+        """Write received (or sent) messages and what they say, durably, in one transaction.
+
+        A message already archived (same bytes) is kept as first written.
+        """
+        with self._lock:
+            c = self._connection
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany(
+                    "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(m.sha256, m.received_ns, m.direction, m.sender, m.receiver, m.msg_def,
+                      m.msg_id, m.status, m.reason, m.data) for m in messages],
+                )  # fmt: skip
+                c.executemany("INSERT OR IGNORE INTO message_ids VALUES (?,?,?)", message_ids)
+                c.executemany(
+                    "INSERT OR IGNORE INTO payments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(_id_key(p.payment_id), p.uetr, p.kind, p.debit_bic, p.credit_bic,
+                      p.currency, p.amount_minor, p.end_to_end_id, p.instruction_id,
+                      p.transaction_id, p.msg_id, p.sha256, p.received_ns) for p in payments],
+                )  # fmt: skip
+                c.executemany("INSERT INTO history VALUES (?,?,?,?,?)", history)
+                c.executemany(
+                    "INSERT INTO outbox (to_bic, msg_def, sha256, uetr, created_ns) "
+                    "VALUES (?,?,?,?,?)", outbox)  # fmt: skip
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def message(self, sha256: str) -> ArchivedMessage | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT * FROM messages WHERE sha256 = ?", (sha256,)).fetchone()  # fmt: skip
+        return None if row is None else ArchivedMessage(*row)
+
+    def message_id_owner(self, sender: str, msg_id: str) -> str | None:
+        """The sha256 of the message this sender first sent under ``msg_id``."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT sha256 FROM message_ids WHERE sender = ? AND msg_id = ?",
+                (sender, msg_id),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def message_id_owners(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """``message_id_owner`` for many (sender, msg_id) pairs in one read."""
+        found: dict[tuple[str, str], str] = {}
+        with self._lock:
+            for sender, msg_id in keys:
+                row = self._connection.execute(
+                    "SELECT sha256 FROM message_ids WHERE sender = ? AND msg_id = ?",
+                    (sender, msg_id),
+                ).fetchone()
+                if row is not None:
+                    found[(sender, msg_id)] = str(row[0])
+        return found
+
+    def payment(self, payment_id: int) -> PaymentRecord | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT * FROM payments WHERE payment_id = ?", (_id_key(payment_id),)
+            ).fetchone()
+        return None if row is None else _payment(row)
+
+    def payments_of_uetr(self, uetr: str) -> list[PaymentRecord]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM payments WHERE uetr = ? ORDER BY received_ns", (uetr,)
+            ).fetchall()
+        return [_payment(row) for row in rows]
+
+    def history(self, uetr: str) -> list[tuple[int, str, str | None, str | None]]:
+        """(at_ns, event, detail, sha256) of a UETR's archived history, oldest first."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT at_ns, event, detail, sha256 FROM history WHERE uetr = ? "
+                "ORDER BY at_ns, rowid", (uetr,)).fetchall()  # fmt: skip
+        return [(int(a), str(e), d, s) for a, e, d, s in rows]
+
+    def outbox(self, bic: str) -> list[tuple[int, str, str, str | None, int]]:
+        """(id, msg_def, sha256, uetr, created_ns) of messages routed to ``bic``."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT id, msg_def, sha256, uetr, created_ns FROM outbox WHERE to_bic = ? "
+                "ORDER BY id", (bic,)).fetchall()  # fmt: skip
+        return [(int(i), str(m), str(s), u, int(c)) for i, m, s, u, c in rows]
+
+    # --- projections -----------------------------------------------------------------
+
+    @property
+    def applied_seq(self) -> int:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)).fetchone()  # fmt: skip
+        return 0 if row is None else int(row[0])
+
+    def apply(self, seq: int, batch: Batch, result: BatchResult, events: Sequence[Event],
+              engine: Engine) -> None:  # fmt: skip
+        """Project one applied journal entry. Call in entry order, right after the engine
+        applied it (``engine`` is read for why queued payments wait)."""
+        outcomes, entries = _project(seq, batch, result, events, engine)
+        with self._lock:
+            c = self._connection
+            row = c.execute("SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)).fetchone()
+            applied = 0 if row is None else int(row[0])
+            if self.stale or seq != applied + 1:
+                self.stale = True  # an entry was missed: only a replay can fill the gap
+                return
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?,?,?)", outcomes)
+                c.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?)", entries)
+                c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_APPLIED_SEQ, str(seq)))
+                # Projections are rebuildable from the journal: no fsync needed per entry.
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                self.stale = True
+                raise
+
+    def catch_up(self, db: str) -> int:
+        """Re-derive the projections from the journal at ``db`` when they lag its head.
+
+        Replays every entry into a fresh engine (events need the state they came from)
+        and projects those after ``applied_seq``; returns the entries projected.
+        """
+        from interbank.journal import engine_settings_of, open_journal
+
+        backend = open_journal(db)
+        try:
+            head = backend.head().seq
+            applied = self.applied_seq
+            if applied == head and not self.stale:
+                return 0
+            if applied > head:
+                applied = 0  # the views belong to another journal: derive them anew
+            if self.stale:
+                applied = 0
+            with self._lock:
+                c = self._connection
+                c.execute("BEGIN IMMEDIATE")
+                if applied == 0:
+                    for table in _PROJECTION_TABLES:
+                        c.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+                c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_APPLIED_SEQ, str(applied)))
+                c.execute("COMMIT")
+            self.stale = False
+            engine = Engine(engine_settings_of(backend.metadata(), backend.location))
+            projected = 0
+            for entry in backend.read(1, head):
+                batch = Batch.unpack(entry.payload)
+                result = engine.apply(batch, entry.timestamp_ns)
+                if entry.seq > applied:
+                    self.apply(entry.seq, batch, result, engine.events(batch, result), engine)
+                    projected += 1
+            return projected
+        finally:
+            backend.close()
+
+    def outcomes(self, payment_id: int) -> list[Outcome]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM outcomes WHERE payment_id = ? ORDER BY seq, rowid",
+                (_id_key(payment_id),),
+            ).fetchall()
+        return [Outcome(int(r[0], 16), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def entries(self, account_id: int, from_ns: int, until_ns: int) -> list[Entry]:
+        """Entries on an account with from_ns <= at_ns < until_ns, in order."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM entries WHERE account_id = ? AND at_ns >= ? AND at_ns < ? "
+                "ORDER BY at_ns, seq, rowid", (account_id, from_ns, until_ns)).fetchall()  # fmt: skip
+        return [Entry(r[0], r[1], r[2], int(r[3], 16), r[4], r[5], r[6], r[7]) for r in rows]
+
+    def balance_before(self, account_id: int, at_ns: int) -> int:
+        """The account's balance just before ``at_ns``: the sum of its earlier entries."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT COALESCE(SUM(amount_minor), 0) FROM entries "
+                "WHERE account_id = ? AND at_ns < ?", (account_id, at_ns)).fetchone()  # fmt: skip
+        return int(row[0])
+
+
+def _payment(row: tuple[object, ...]) -> PaymentRecord:
+    values = list(row)
+    values[0] = int(str(values[0]), 16)
+    return PaymentRecord(*values)  # type: ignore[arg-type]
+
+
+_ENTRY_KINDS = {
+    Kind.TRANSFER: "transfer", Kind.POST_HOLD: "hold", Kind.ISSUE: "issue",
+    Kind.REDEEM: "redeem", Kind.PAYMENT: "payment",
+}  # fmt: skip
+_WAITING_ROWS = (ResultCode.OK, ResultCode.QUEUED)
+
+
+def _project(seq: int, batch: Batch, result: BatchResult, events: Sequence[Event],
+             engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:  # fmt: skip
+    outcomes: list[tuple[object, ...]] = []
+    entries: list[tuple[object, ...]] = []
+    ts = result.timestamp_ns
+    # Payments refused at entry carry no event: their result code is their outcome.
+    kinds = batch.kind
+    for row in range(len(batch)):
+        if int(kinds[row]) != Kind.PAYMENT or result.replayed[row]:
+            continue
+        code = ResultCode(int(result.codes[row]))
+        if code not in _WAITING_ROWS:
+            outcomes.append((_id_key(batch.command_id(row)), ts, seq, "rejected", code.reason,
+                             code.text, None))  # fmt: skip
+    for event in events:
+        if isinstance(event, PaymentQueued):
+            view = engine.waiting(event.payment_id)
+            reason, text = (view.reason, view.text) if view is not None else (None, None)
+            outcomes.append((_id_key(event.payment_id), event.timestamp_ns, seq, "queued",
+                             reason, text, None))  # fmt: skip
+        elif isinstance(event, PaymentSettled):
+            key = _id_key(event.payment_id)
+            outcomes.append((key, event.timestamp_ns, seq, "settled", None,
+                             event.currency, event.run_id or None))  # fmt: skip
+            entries.append((event.debit_account_id, event.timestamp_ns, seq, key,
+                            -event.amount_minor, event.credit_account_id, "payment",
+                            event.run_id or None))  # fmt: skip
+            entries.append((event.credit_account_id, event.timestamp_ns, seq, key,
+                            event.amount_minor, event.debit_account_id, "payment",
+                            event.run_id or None))  # fmt: skip
+        elif isinstance(event, PaymentRejected):
+            name = "cancelled" if event.code == ResultCode.CANCELLED else "rejected"
+            outcomes.append((_id_key(event.payment_id), event.timestamp_ns, seq, name,
+                             event.code.reason, event.code.text, None))  # fmt: skip
+        elif isinstance(event, TransferSettled):
+            key = _id_key(event.command_id)
+            kind = _ENTRY_KINDS.get(event.kind, "transfer")
+            entries.append((event.debit_account_id, event.timestamp_ns, seq, key,
+                            -event.amount_minor, event.credit_account_id, kind, None))  # fmt: skip
+            entries.append((event.credit_account_id, event.timestamp_ns, seq, key,
+                            event.amount_minor, event.debit_account_id, kind, None))  # fmt: skip
+        elif isinstance(event, LsmRun):
+            continue  # each payment of the run has its own PaymentSettled with the run id
+    return outcomes, entries
