@@ -28,6 +28,7 @@ from interbank.engine.commands import (
     AdminCommand,
     CloseAccount,
     Command,
+    CrossPayment,
     Hold,
     Issue,
     Kind,
@@ -204,6 +205,18 @@ class Batch:
                 flags[row] |= int(command.priority) << PRIORITY_SHIFT
                 timeout[row] = _time_ns(command.from_ns, "from_ns", row)
                 refs[row] = _time_ns(command.till_ns, "till_ns", row)
+            elif isinstance(command, CrossPayment):
+                # Columns: the quote id in ref_hi/ref_lo (0: the best quote), TILL in
+                # timeout_ns, the priority in the flags.
+                debit[row] = _account_id(command.debit_account_id, row)
+                credit[row] = _account_id(command.credit_account_id, row)
+                amount[row] = _amount(command.amount_minor, row)
+                if not isinstance(command.priority, Priority):
+                    raise CommandFormatError("FF01", "priority is normal, high or urgent", row)
+                flags[row] |= int(command.priority) << PRIORITY_SHIFT
+                timeout[row] = _time_ns(command.till_ns, "till_ns", row)
+                if command.quote_id is not None:
+                    refs[row] = _command_id(command.quote_id, row)
         mask = (1 << 64) - 1
         return Batch(
             kind=kind,
@@ -264,6 +277,11 @@ class Batch:
             return VoidHold(command_id, hold_id, linked)
         if kind == Kind.ISSUE:
             return Issue(command_id, credit, amount, linked)
+        if kind == Kind.CROSS_PAYMENT:
+            priority = Priority((int(self.flags[row]) & PRIORITY_MASK) >> PRIORITY_SHIFT)
+            quote_id = (int(self.ref_hi[row]) << 64) | int(self.ref_lo[row])
+            return CrossPayment(command_id, debit, credit, amount, quote_id or None, priority,
+                                int(self.timeout_ns[row]))  # fmt: skip
         if kind == Kind.PAYMENT:
             priority = Priority((int(self.flags[row]) & PRIORITY_MASK) >> PRIORITY_SHIFT)
             till_ns = int(self.ref_lo[row])
@@ -417,6 +435,15 @@ _ADMIN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "limit_minor": (int,),
     "amount_minor": (int,),
     "payment_ids": (tuple,),
+    "quote_id": (int,),
+    "provider_bic": (str,),
+    "from_currency": (str,),
+    "to_currency": (str,),
+    "rate": (str,),
+    "amount_min_minor": (int,),
+    "amount_max_minor": (int,),
+    "expires_at_ns": (int,),
+    "fee_minor": (int,),
     "bic": (str,),
     "name": (str,),
     "role": (Role,),
@@ -446,7 +473,7 @@ def _admin_check(command: AdminCommand, row: int) -> None:
                 raise CommandFormatError("FF01", "payment_ids is a list of payment ids", row)
             for payment_id in value:
                 _command_id(payment_id, row)
-        if name == "payment_id":
+        if name in ("payment_id", "quote_id"):
             _command_id(value, row)
         if isinstance(value, str) and len(value) > _TEXT_LENGTH_MAX:
             raise CommandFormatError("FF01", f"{name} is too long", row)

@@ -51,6 +51,15 @@ class ResultCode(IntEnum):
     END_OF_DAY_REJECTED = 37
     QUEUE_FULL = 38
     RESERVATION_INVALID = 39
+    QUOTE_NOT_FOUND = 60
+    QUOTE_EXPIRED = 61
+    QUOTE_PAIR_MISMATCH = 62
+    QUOTE_AMOUNT_OUT_OF_RANGE = 63
+    NO_QUOTE = 64
+    RATE_INVALID = 65
+    PROVIDER_ACCOUNTS_MISSING = 66
+    PVP_SAME_CURRENCY = 67
+    QUOTE_INVALID = 68
     # Administrative commands (applied outside the transfer kernel).
     BIC_INVALID = 40
     PARTICIPANT_EXISTS = 41
@@ -191,6 +200,34 @@ _REASONS: dict[ResultCode, tuple[str, str]] = {
         "the participant already has an account of this kind in this currency",
     ),
     ResultCode.ACCOUNT_NOT_FOUND: ("AC01", "the account does not exist"),
+    ResultCode.QUOTE_NOT_FOUND: ("NARR", "no quote with this id exists (or it was withdrawn)"),
+    ResultCode.QUOTE_EXPIRED: ("TM01", "the quote expired"),
+    ResultCode.QUOTE_PAIR_MISMATCH: (
+        "AM03",
+        "the quote does not convert between the two accounts' currencies",
+    ),
+    ResultCode.QUOTE_AMOUNT_OUT_OF_RANGE: (
+        "AM02",
+        "the amount is outside the quote's minimum and maximum",
+    ),
+    ResultCode.NO_QUOTE: ("AM03", "no valid quote or route converts between these currencies"),
+    ResultCode.RATE_INVALID: (
+        "FF01",
+        "a rate is a positive decimal with at most 18 digits, 12 after the point",
+    ),
+    ResultCode.PROVIDER_ACCOUNTS_MISSING: (
+        "AC01",
+        "the FX provider has no open settlement account in one of the two currencies",
+    ),
+    ResultCode.PVP_SAME_CURRENCY: (
+        "AM03",
+        "both accounts hold the same currency: send a payment, not a cross-currency one",
+    ),
+    ResultCode.QUOTE_INVALID: (
+        "FF01",
+        "a quote needs two different currencies, 0 < minimum <= maximum, a fee below the "
+        "minimum and an expiry in the future",
+    ),
 }
 
 assert set(_REASONS) == set(ResultCode), "every result code needs a reason and a text"

@@ -27,6 +27,7 @@ class Kind(IntEnum):
     ISSUE = 5
     REDEEM = 6
     PAYMENT = 7
+    CROSS_PAYMENT = 8
     REGISTER_PARTICIPANT = 16
     OPEN_ACCOUNT = 17
     CLOSE_ACCOUNT = 18
@@ -43,6 +44,8 @@ class Kind(IntEnum):
     SETTLE_SET = 29
     END_OF_DAY = 30
     START_OF_DAY = 31
+    PUBLISH_QUOTE = 32
+    WITHDRAW_QUOTE = 33
 
 
 MONEY_KIND_MAX = 15  # kinds up to here are money commands in the columnar batch
@@ -151,6 +154,26 @@ class Payment:
     amount_minor: int
     priority: Priority = Priority.NORMAL
     from_ns: int = 0
+    till_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CrossPayment:
+    """A cross-currency payment, settled payment-versus-payment through FX providers.
+
+    The sender pays ``amount_minor`` in its account's currency; the receiver gets the
+    converted amount in its account's currency. ``quote_id`` names the quote to use;
+    None lets the network pick the best valid quote (or route through a reference
+    currency). All legs settle together or none does; the payment waits as one unit
+    when a leg lacks cover, and is rejected when its quote expires first.
+    """
+
+    id: int
+    debit_account_id: int
+    credit_account_id: int
+    amount_minor: int
+    quote_id: int | None = None
+    priority: Priority = Priority.NORMAL
     till_ns: int = 0
 
 
@@ -304,7 +327,33 @@ class StartOfDay:
     currency: str
 
 
-MoneyCommand = Transfer | Hold | PostHold | VoidHold | Issue | Redeem | Payment
+@dataclass(frozen=True, slots=True)
+class PublishQuote:
+    """An FX provider's firm quote: it takes ``from_currency`` and pays ``to_currency``
+    at ``rate`` (an exact decimal string: units of to_currency per unit of
+    from_currency), for amounts from ``amount_min_minor`` to ``amount_max_minor`` of
+    from_currency, until ``expires_at_ns``; ``fee_minor`` (from_currency) is deducted
+    before conversion. The quote's id is this command's id."""
+
+    id: int
+    provider_bic: str
+    from_currency: str
+    to_currency: str
+    rate: str
+    amount_min_minor: int
+    amount_max_minor: int
+    expires_at_ns: int
+    fee_minor: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawQuote:
+    id: int
+    quote_id: int
+    by_bic: str | None = None
+
+
+MoneyCommand = Transfer | Hold | PostHold | VoidHold | Issue | Redeem | Payment | CrossPayment
 RtgsCommand = (
     CancelPayment
     | ChangePriority
@@ -316,6 +365,8 @@ RtgsCommand = (
     | SettleSet
     | EndOfDay
     | StartOfDay
+    | PublishQuote
+    | WithdrawQuote
 )
 AdminCommand = (
     RegisterParticipant
@@ -336,6 +387,7 @@ KIND_OF: dict[type, Kind] = {
     Issue: Kind.ISSUE,
     Redeem: Kind.REDEEM,
     Payment: Kind.PAYMENT,
+    CrossPayment: Kind.CROSS_PAYMENT,
     RegisterParticipant: Kind.REGISTER_PARTICIPANT,
     OpenAccount: Kind.OPEN_ACCOUNT,
     CloseAccount: Kind.CLOSE_ACCOUNT,
@@ -352,6 +404,8 @@ KIND_OF: dict[type, Kind] = {
     SettleSet: Kind.SETTLE_SET,
     EndOfDay: Kind.END_OF_DAY,
     StartOfDay: Kind.START_OF_DAY,
+    PublishQuote: Kind.PUBLISH_QUOTE,
+    WithdrawQuote: Kind.WITHDRAW_QUOTE,
 }
 COMMAND_OF: dict[Kind, type] = {kind: cls for cls, kind in KIND_OF.items()}
 
@@ -489,6 +543,21 @@ class DayClosed:
     timestamp_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class PvpSettled:
+    """Every leg of a cross-currency payment settled together (payment versus payment)."""
+
+    payment_id: int
+    amount_in_minor: int
+    currency_in: str
+    amount_out_minor: int
+    currency_out: str
+    quote_ids: tuple[int, ...]
+    # (debit_account_id, credit_account_id, amount_minor, currency) per leg, in order.
+    legs: tuple[tuple[int, int, int, str], ...]
+    timestamp_ns: int
+
+
 Event = (
     TransferSettled
     | HoldPlaced
@@ -500,4 +569,5 @@ Event = (
     | PaymentRejected
     | TillWarning
     | DayClosed
+    | PvpSettled
 )

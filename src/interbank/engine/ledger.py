@@ -37,6 +37,7 @@ from interbank.engine.commands import (
     ChangePriority,
     CloseAccount,
     Command,
+    CrossPayment,
     EndOfDay,
     Event,
     HoldPlaced,
@@ -45,6 +46,7 @@ from interbank.engine.commands import (
     MovePayment,
     OpenAccount,
     Priority,
+    PublishQuote,
     ReactivateParticipant,
     RegisterParticipant,
     ResolveGridlock,
@@ -58,7 +60,9 @@ from interbank.engine.commands import (
     StartOfDay,
     SuspendParticipant,
     TransferSettled,
+    WithdrawQuote,
 )
+from interbank.engine.pvp import CrossCurrency, PriceView
 from interbank.engine.rtgs import Queues, Waiting, WaitView
 from interbank.money import MoneyError, currency
 
@@ -86,8 +90,12 @@ class EngineSettings:
     till_warning_ns: int = 15 * 60 * 10**9
     lsm_bypass_passes_max: int = 3
     lsm_rounds_max: int = 8
+    quotes_max: int = 1 << 16
+    fx_reference_currencies: tuple[str, ...] = ("USD", "CNY")
 
     def __post_init__(self) -> None:
+        # JSON (snapshots, the journal's metadata) gives back a list: keep one type.
+        object.__setattr__(self, "fx_reference_currencies", tuple(self.fx_reference_currencies))
         assert self.idempotency_window_commands >= self.batch_commands_max >= 1, (
             "a batch must fit in the idempotency window so a chain cannot evict itself"
         )
@@ -208,6 +216,8 @@ def _pow2_at_least(n: int) -> int:
 class Engine:
     """The settlement state machine. Single-threaded: one writer applies batches."""
 
+    canonical = staticmethod(lambda bic: canonical_bic(bic))
+
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
         self.timestamp_ns = 0
@@ -262,6 +272,8 @@ class Engine:
         self._expiry_heap: list[tuple[int, int]] = []
         # RTGS payments that wait, limits, reservations, the business day.
         self._queues = Queues(self)
+        # FX quotes and cross-currency payments waiting as one unit.
+        self._fx = CrossCurrency(self)
 
     # --- applying commands ------------------------------------------------------------
 
@@ -281,6 +293,7 @@ class Engine:
         queues = self._queues
         queues.events = []
         queues.on_time(previous_ns, timestamp_ns)
+        self._fx.on_time(timestamp_ns)
         if expired and queues.waiting:  # released holds are liquidity again
             queues.dirty.update(w.currency for w in queues.waiting.values())
         codes = np.zeros(rows, dtype=np.uint8)
@@ -300,7 +313,7 @@ class Engine:
             if stop < rows:
                 if stop in batch.admin:
                     code, was_replayed = self._apply_admin(batch, stop)
-                elif batch.kind[stop] == Kind.PAYMENT:
+                elif batch.kind[stop] in (Kind.PAYMENT, Kind.CROSS_PAYMENT):
                     code, was_replayed = self._apply_payment(batch, stop, timestamp_ns)
                 else:  # an administrative kind without its record, or no kind at all
                     code, was_replayed = ResultCode.KIND_UNKNOWN, 0
@@ -309,6 +322,13 @@ class Engine:
                 settled += int(code == ResultCode.OK and not was_replayed)
             start = stop + 1
         queues.resolve_dirty(timestamp_ns)
+        fx = self._fx
+        if fx.waiting and (settled or fx.dirty or expired):
+            # Liquidity may have reached a leg's debtor: retry the waiting PvP pairs,
+            # then let the queues use what those legs brought.
+            fx.retry(timestamp_ns)
+            queues.resolve_dirty(timestamp_ns)
+        fx.dirty = False
         self.commands_applied += rows
         if self.settings.check_invariants:
             self._assert_invariants()
@@ -425,6 +445,7 @@ class Engine:
     # --- RTGS payments ---------------------------------------------------------------
 
     def _apply_payment(self, batch: Batch, row: int, timestamp_ns: int) -> tuple[int, int]:
+        """A payment or a cross-currency payment: idempotency, then its entry."""
         hi, lo = batch.id_hi[row], batch.id_lo[row]
         fp = np.uint64(kernel.fingerprint(
             int(batch.kind[row]), int(batch.flags[row]), int(batch.debit[row]),
@@ -437,15 +458,19 @@ class Engine:
             if self._ring_fp[at] == fp:
                 return int(self._ring_code[at]), 1
             return ResultCode.ID_REUSED, 0
-        code = self._payment_code(batch, row, timestamp_ns)
+        if batch.kind[row] == Kind.CROSS_PAYMENT:
+            code = self._cross_code(batch, row, timestamp_ns)
+        else:
+            code = self._payment_code(batch, row, timestamp_ns)
         kernel.idem_record(
             self._idem_hi, self._idem_lo, self._idem_val, self._ring_hi, self._ring_lo,
             self._ring_fp, self._ring_code, self._meta, hi, lo, fp, int(code),
         )  # fmt: skip
         return code, 0
 
-    def _payment_code(self, batch: Batch, row: int, timestamp_ns: int) -> ResultCode:
-        """The transfer checks (all but funds), then the RTGS entry disposition."""
+    def _payment_parties(self, batch: Batch, row: int) -> tuple[int, int, int] | ResultCode:
+        """Checks shared by payments and cross-currency payments (all but funds, currency
+        and limits): amount, both accounts, owners, priority. (debit, credit, priority)."""
         amount = int(batch.amount[row])
         if amount == 0:
             return ResultCode.AMOUNT_ZERO
@@ -467,8 +492,6 @@ class Engine:
         ):
             if failed:
                 return code
-        if self._acc_currency[debit] != self._acc_currency[credit]:
-            return ResultCode.CURRENCY_MISMATCH
         sender = self._participants[int(self._acc_participant[debit])]
         if sender.suspended:
             return ResultCode.DEBIT_PARTICIPANT_SUSPENDED
@@ -479,6 +502,17 @@ class Engine:
             return ResultCode.KIND_UNKNOWN
         if priority == Priority.URGENT and sender.role != Role.CENTRAL_BANK:
             return ResultCode.URGENT_NOT_ALLOWED
+        return debit, credit, priority
+
+    def _payment_code(self, batch: Batch, row: int, timestamp_ns: int) -> ResultCode:
+        """The transfer checks (all but funds), then the RTGS entry disposition."""
+        parties = self._payment_parties(batch, row)
+        if isinstance(parties, ResultCode):
+            return parties
+        debit, credit, priority = parties
+        amount = int(batch.amount[row])
+        if self._acc_currency[debit] != self._acc_currency[credit]:
+            return ResultCode.CURRENCY_MISMATCH
         from_ns, till_ns = int(batch.timeout_ns[row]), int(batch.ref_lo[row])
         if till_ns and till_ns < from_ns:
             return ResultCode.TILL_BEFORE_FROM
@@ -490,6 +524,47 @@ class Engine:
             from_ns=from_ns, till_ns=till_ns, order=0,
         )  # fmt: skip
         return self._queues.admit(waiting, timestamp_ns)
+
+    def _cross_code(self, batch: Batch, row: int, timestamp_ns: int) -> ResultCode:
+        """The shared payment checks, then routing through quotes, then PvP entry."""
+        parties = self._payment_parties(batch, row)
+        if isinstance(parties, ResultCode):
+            return parties
+        debit, credit, priority = parties
+        currencies = (int(self._acc_currency[debit]), int(self._acc_currency[credit]))
+        if currencies[0] == currencies[1]:
+            return ResultCode.PVP_SAME_CURRENCY
+        if any(c in self._queues.closed_days for c in currencies):
+            return ResultCode.DAY_CLOSED
+        till_ns = int(batch.timeout_ns[row])
+        if till_ns and till_ns <= timestamp_ns:
+            return ResultCode.TILL_PASSED
+        quote_id = (int(batch.ref_hi[row]) << 64) | int(batch.ref_lo[row])
+        route = self._fx.route(debit, credit, int(batch.amount[row]), quote_id or None,
+                               timestamp_ns)  # fmt: skip
+        if isinstance(route, ResultCode):
+            return route
+        abs_max = self.settings.balance_minor_abs_max
+        if any(int(self._acc_balance[leg.credit]) > abs_max - leg.amount_minor
+               for leg in route.legs):  # fmt: skip
+            return ResultCode.BALANCE_LIMIT
+        return self._fx.admit(batch.command_id(row), route, priority, till_ns, timestamp_ns)
+
+    def price(
+        self, debit_account_id: int, credit_account_id: int, amount_minor: int,
+        quote_id: int | None = None,
+    ) -> PriceView | ResultCode:  # fmt: skip
+        """What a cross-currency payment would deliver now, before committing to it."""
+        probe = Batch.of([CrossPayment(1, debit_account_id, credit_account_id, amount_minor,
+                                       quote_id)])  # fmt: skip
+        parties = self._payment_parties(probe, 0)
+        if isinstance(parties, ResultCode):
+            return parties
+        debit, credit, _ = parties
+        if self._acc_currency[debit] == self._acc_currency[credit]:
+            return ResultCode.PVP_SAME_CURRENCY
+        route = self._fx.route(debit, credit, amount_minor, quote_id, self.timestamp_ns)
+        return route if isinstance(route, ResultCode) else self._fx.price(route)
 
     def waiting(self, payment_id: int) -> WaitView | None:
         """Why a payment waits and its place in the queue; None when it is not waiting."""
@@ -565,6 +640,13 @@ class Engine:
             if slot in self._queues.by_sender:  # more credit may release its queue
                 self._queues.dirty.add(int(self._acc_currency[slot]))
             return ResultCode.OK
+        fx: CrossCurrency = self._fx
+        if isinstance(command, PublishQuote):
+            return fx.publish(command, self.timestamp_ns)
+        if isinstance(command, WithdrawQuote):
+            return fx.withdraw(command.quote_id, command.by_bic)
+        if isinstance(command, CancelPayment) and command.payment_id in fx.waiting:
+            return fx.cancel(command.payment_id, command.by_bic, self.timestamp_ns)
         if isinstance(command, CancelPayment | ChangePriority | MovePayment):
             return self._manage_payment(command)
         if isinstance(
@@ -932,7 +1014,7 @@ class Engine:
         for row in map(int, applied):
             kind = Kind(int(batch.kind[row]))
             command_id = batch.command_id(row)
-            if kind == Kind.PAYMENT:
+            if kind in (Kind.PAYMENT, Kind.CROSS_PAYMENT):
                 continue  # its settlement is among the queue events below
             if kind > MONEY_KIND_MAX:
                 events.append(AdminApplied(batch.admin[row], ts))
@@ -1001,6 +1083,7 @@ class Engine:
                 [p.bic, p.name, p.role.value, p.currency, p.suspended] for p in self._participants
             ],
             "queues": self._queues.state(),
+            "fx": self._fx.state(),
         }
 
     def digest(self) -> str:
@@ -1107,6 +1190,7 @@ def _restore(data: bytes) -> Engine:
         engine._part_suspended[index] = 1 if suspended else 0
     engine._queues.load(scalars["queues"])
     engine._queues.recompute_due(engine.timestamp_ns)
+    engine._fx.load(scalars["fx"])
     accounts = len(arrays["acc_id"])
     capacity = max(16, _pow2_at_least(accounts))
     for name in ("acc_id", "acc_balance", "acc_held", "acc_floor", "acc_currency", "acc_flags",
