@@ -776,12 +776,184 @@ def balances(
         _stdout().print("no accounts match")
 
 
+
+# --- iso: ISO 20022 messages --------------------------------------------------------------
+
+iso_app = typer.Typer(
+    name="iso",
+    help="ISO 20022 messages: validate, submit, statements, tracking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(iso_app, name="iso")
+
+SchemasOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schemas",
+        metavar="DIR",
+        envvar="INTERBANK_ISO20022_SCHEMAS",
+        help="Folder of ISO 20022 XSDs (pacs.008.001.08.xsd, ...); without it only the "
+        "built-in structural check runs (env INTERBANK_ISO20022_SCHEMAS).",
+    ),
+]
+
+
+def _iso_settings(schemas: str | None) -> Any:
+    from interbank.iso20022 import IsoSettings
+
+    if schemas is not None and not Path(schemas).is_dir():
+        raise UserError(f"schema folder {schemas} does not exist", EXIT_USAGE)
+    return IsoSettings.from_environment(schemas)
+
+
+def _read_message(file: str) -> bytes:
+    from interbank.iso20022 import IsoSettings
+
+    limit = IsoSettings().message_bytes_max
+    try:
+        if file == "-":
+            return sys.stdin.buffer.read(limit + 1)
+        with open(file, "rb") as handle:
+            return handle.read(limit + 1)  # one byte over: the reader says it is too large
+    except OSError as error:
+        raise UserError(f"cannot read {file}: {error.strerror or error}", EXIT_USAGE) from None
+
+
+@iso_app.command("validate")
+@_guarded
+def iso_validate(
+    files: Annotated[list[str], typer.Argument(help="Message files ('-' reads stdin).")],
+    schemas: SchemasOption = None,
+    usage_rules: Annotated[
+        bool,
+        typer.Option("--rules", help="Also check the network's usage rules (BICs, decimals, "
+                     "UETR, dates, sender = instructing agent)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+) -> None:
+    """Validate messages: limits, well-formed, header, schema, structure (and rules).
+
+    Exit 0 when every file is valid, 1 otherwise.
+    """
+    from interbank.iso20022 import Validator
+
+    validator = Validator(_iso_settings(schemas))
+    all_valid = True
+    out = _stdout()
+    for file in files:
+        verdict = validator.check(_read_message(file), usage_rules=usage_rules)
+        reasons = [*verdict.rejections, *verdict.transaction_rejections.values()]
+        all_valid = all_valid and verdict.valid
+        if as_json:
+            _print_json({
+                "file": file, "valid": verdict.valid,
+                "message": str(verdict.document_def) if verdict.document_def else None,
+                "header": str(verdict.header_def) if verdict.header_def else None,
+                "checks": list(verdict.checks),
+                "reasons": [{"code": r.code, "text": r.text, "location": r.location}
+                            for r in reasons],
+            })  # fmt: skip
+            continue
+        kind = verdict.document_def or verdict.header_def or "?"
+        word = "[green]VALID[/]" if verdict.valid else "[red]INVALID[/]"
+        out.print(f"{file}: {word} {kind} (checked: {', '.join(verdict.checks)})", markup=True)
+        for r in reasons:
+            where = f" at {r.location}" if r.location else ""
+            out.print(f"  {r.code}{where}: {r.text}", markup=False)
+    if not all_valid:
+        raise typer.Exit(EXIT_LINES_REFUSED)
+
+
+@iso_app.command("submit")
+@_guarded
+def iso_submit(
+    file: Annotated[str, typer.Argument(help="The message file ('-' reads stdin).")],
+    db: DbOption = DB_DEFAULT,
+    schemas: SchemasOption = None,
+) -> None:
+    """Submit one message to the network; print the answer (pacs.002, admi.002, camt.029).
+
+    Exit 0 when the message was read (even if transactions were rejected: see the
+    answer), 1 when it was refused whole (admi.002).
+    """
+    from interbank.iso20022.gateway import Gateway
+
+    data = _read_message(file)
+    with Gateway.open(db, _iso_settings(schemas)) as gateway:
+        reply = gateway.receive(data)
+    if reply.xml:
+        sys.stdout.write(reply.xml.decode() + "\n")
+    _stderr().print(f"{reply.kind} {reply.status}")
+    if reply.kind == "admi.002":
+        raise typer.Exit(EXIT_LINES_REFUSED)
+
+
+@iso_app.command("statement")
+@_guarded
+def iso_statement(
+    bic: Annotated[str, typer.Argument(help="The participant's BIC.")],
+    currency: Annotated[str, typer.Argument(help="ISO 4217 currency code.")],
+    date: Annotated[str, typer.Option("--date", help="The UTC date, YYYY-MM-DD.")],
+    db: DbOption = DB_DEFAULT,
+) -> None:
+    """Print the camt.053 end-of-day statement of a participant's account."""
+    import datetime as dt
+
+    from interbank.iso20022 import IsoSettings, Rejection
+    from interbank.iso20022.gateway import Gateway
+    from interbank.iso20022.reports import statement
+
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise UserError(f"--date {date!r} is not YYYY-MM-DD", EXIT_USAGE, "DT01") from None
+    settings = IsoSettings()
+    with Gateway.open(db, settings) as gateway, gateway.node.quiesced() as engine:
+        result = statement(gateway.views, engine, bic, currency, day, settings.network_bic)
+    if isinstance(result, Rejection):
+        raise UserError(result.text, EXIT_LINES_REFUSED, result.code)
+    sys.stdout.write(result.decode() + "\n")
+
+
+@iso_app.command("track")
+@_guarded
+def iso_track(
+    uetr: Annotated[str, typer.Argument(help="The payment's UETR.")],
+    db: DbOption = DB_DEFAULT,
+    as_json: JsonOption = False,
+) -> None:
+    """A payment's life by UETR: received, queued (and why), settled (when, which LSM
+    run), returned or cancelled, and the messages exchanged."""
+    from interbank.iso20022.gateway import Gateway
+    from interbank.views import track
+
+    key = uetr.strip().lower()
+    with Gateway.open(db) as gateway:
+        steps = track(gateway.views, key)
+    if not steps:
+        raise UserError(f"no payment with UETR {key}", EXIT_LINES_REFUSED, "NARR")
+    if as_json:
+        _print_json([_as_dict(step) for step in steps])
+        return
+    out = _stdout()
+    for step in steps:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(step.at_ns // 1_000_000_000))
+        message = f" [{step.sha256[:12]}]" if step.sha256 else ""
+        out.print(f"{when}Z {step.event:<10} {step.detail}{message}", markup=False)
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
 @app.command()
 @_guarded
 def bench(
+    suite: Annotated[
+        str,
+        typer.Argument(help="'core' (engine, node, replay) or 'iso' (ISO 20022 gateway)."),
+    ] = "core",
     quick: Annotated[
         bool, typer.Option("--quick", help="A short run (seconds), fewer repetitions.")
     ] = False,
@@ -801,9 +973,20 @@ def bench(
     Prints a table of medians and ratios, then the figures as one JSON line (only the
     JSON with --json). Progress goes to stderr.
     """
+    err = Console(stderr=True, highlight=False, log_path=False)
+    if suite == "iso":
+        from interbank import benchmark_iso
+
+        with _user_errors():
+            iso_report = benchmark_iso.measure(quick=quick, progress=lambda m: err.log(m))
+        if not as_json:
+            _stdout().print(benchmark_iso.render_table(iso_report))
+        _print_json(iso_report)
+        return
+    if suite != "core":
+        raise UserError(f"unknown benchmark suite {suite!r}: core or iso", EXIT_USAGE)
     from interbank import benchmark
 
-    err = Console(stderr=True, highlight=False, log_path=False)
     with _user_errors():
         report = benchmark.measure(quick=quick, pg_url=pg, progress=lambda m: err.log(m))
     if not as_json:

@@ -345,8 +345,12 @@ def credit_transfer(*, sender: str, message_id: str, created: str, payments: Seq
         parts.append("<CdtTrfTxInf><PmtId>")
         if p.instruction_id:
             parts.append(f"<InstrId>{_text(p.instruction_id)}</InstrId>")
-        parts.append(f"<EndToEndId>{_text(p.end_to_end_id)}</EndToEndId><UETR>{p.uetr}</UETR>"
-                     "</PmtId>")  # fmt: skip
+        # TxId is mandatory up to version 07; the end-to-end id serves as it.
+        parts.append(f"<EndToEndId>{_text(p.end_to_end_id)}</EndToEndId>"
+                     f"<TxId>{_text(p.end_to_end_id)}</TxId>")  # fmt: skip
+        if not definition.endswith(".07"):  # version 07 has no UETR element
+            parts.append(f"<UETR>{p.uetr}</UETR>")
+        parts.append("</PmtId>")
         if p.priority:
             parts.append(f"<PmtTpInf><InstrPrty>{p.priority}</InstrPrty></PmtTpInf>")
         parts.append(f"<IntrBkSttlmAmt Ccy={quoteattr(p.currency)}>{escape(p.amount)}"

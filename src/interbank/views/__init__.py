@@ -14,8 +14,19 @@ from interbank.views.store import (
     Entry,
     Outcome,
     PaymentRecord,
+    TrackEvent,
     ViewStore,
+    track,
     uetr_of,
 )
 
-__all__ = ["ArchivedMessage", "Entry", "Outcome", "PaymentRecord", "ViewStore", "uetr_of"]
+__all__ = [
+    "ArchivedMessage",
+    "Entry",
+    "Outcome",
+    "PaymentRecord",
+    "TrackEvent",
+    "ViewStore",
+    "track",
+    "uetr_of",
+]

@@ -215,16 +215,19 @@ class ViewStore:
         return None if row is None else str(row[0])
 
     def message_id_owners(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """``message_id_owner`` for many (sender, msg_id) pairs in one read."""
+        """``message_id_owner`` for many (sender, msg_id) pairs, a few queries in all."""
         found: dict[tuple[str, str], str] = {}
+        pairs = list(dict.fromkeys(keys))
         with self._lock:
-            for sender, msg_id in keys:
-                row = self._connection.execute(
-                    "SELECT sha256 FROM message_ids WHERE sender = ? AND msg_id = ?",
-                    (sender, msg_id),
-                ).fetchone()
-                if row is not None:
-                    found[(sender, msg_id)] = str(row[0])
+            for at in range(0, len(pairs), 400):  # SQLite binds at most 999 values
+                chunk = pairs[at : at + 400]
+                marks = ",".join("(?,?)" for _ in chunk)
+                rows = self._connection.execute(
+                    "SELECT sender, msg_id, sha256 FROM message_ids WHERE (sender, msg_id) "
+                    f"IN (VALUES {marks})",  # noqa: S608 (placeholders only)
+                    [v for pair in chunk for v in pair],
+                ).fetchall()
+                found.update({(str(a), str(b)): str(c) for a, b, c in rows})
         return found
 
     def payment(self, payment_id: int) -> PaymentRecord | None:
@@ -411,3 +414,34 @@ def _project(seq: int, batch: Batch, result: BatchResult, events: Sequence[Event
         elif isinstance(event, LsmRun):
             continue  # each payment of the run has its own PaymentSettled with the run id
     return outcomes, entries
+
+
+@dataclass(frozen=True, slots=True)
+class TrackEvent:
+    """One step in a payment's life, for ``interbank iso track``."""
+
+    at_ns: int
+    event: str  # received, refused, queued, settled, rejected, cancelled, returned, forwarded
+    detail: str
+    sha256: str | None = None  # the message this step is about, when there is one
+    run_id: int | None = None  # the liquidity-saving run that settled it (None: at entry)
+
+
+def track(views: ViewStore, uetr: str) -> list[TrackEvent]:
+    """A UETR's life: messages received and routed, and what the engine did with it and
+    with any return of it, oldest first."""
+    steps = [TrackEvent(at, event, detail or "", sha) for at, event, detail, sha
+             in views.history(uetr)]  # fmt: skip
+    for record in views.payments_of_uetr(uetr):
+        for outcome in views.outcomes(record.payment_id):
+            event = outcome.event
+            if record.kind == "return":
+                event = {"settled": "returned"}.get(event, f"return {event}")
+            detail = outcome.detail or ""
+            if outcome.reason:
+                detail = f"{outcome.reason}: {detail}"
+            if outcome.event == "settled":
+                how = f"in liquidity-saving run {outcome.run_id}" if outcome.run_id else "at entry"
+                detail = f"{record.amount_minor} minor units of {record.currency} {how}"
+            steps.append(TrackEvent(outcome.at_ns, event, detail, record.sha256, outcome.run_id))
+    return sorted(steps, key=lambda s: s.at_ns)
