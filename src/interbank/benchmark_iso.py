@@ -49,12 +49,24 @@ def _messages(count: int, per_message: int, rng: random.Random, prefix: str) -> 
         payments = []
         for k in range(per_message):
             receiver = rng.choice([b for b in _BANKS if b != sender])
-            payments.append(build.Payment(
-                str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"E2E{n}-{k}",
-                f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}", "CNY", sender, receiver,
-                instruction_id=f"I{n}-{k}", debtor_name="Zhang Wei", creditor_name="Li Na"))  # fmt: skip
-        result.append(build.credit_transfer(sender=sender, message_id=f"{prefix}{n}",
-                                            created=created, payments=payments))  # fmt: skip
+            payments.append(
+                build.Payment(
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    f"E2E{n}-{k}",
+                    f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}",
+                    "CNY",
+                    sender,
+                    receiver,
+                    instruction_id=f"I{n}-{k}",
+                    debtor_name="Zhang Wei",
+                    creditor_name="Li Na",
+                )
+            )
+        result.append(
+            build.credit_transfer(
+                sender=sender, message_id=f"{prefix}{n}", created=created, payments=payments
+            )
+        )
     return result
 
 
@@ -74,7 +86,9 @@ def _median_rate(runs: list[tuple[int, float]]) -> float:
     return statistics.median(count / seconds for count, seconds in runs)
 
 
-def measure(*, quick: bool = False, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+def measure(
+    *, quick: bool = False, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
     from interbank.iso20022 import IsoSettings
     from interbank.iso20022.gateway import Gateway
 
@@ -104,7 +118,9 @@ def measure(*, quick: bool = False, progress: Callable[[str], None] = lambda _: 
             batch_runs: list[tuple[int, float]] = []
             for run in range(RUNS):
                 messages = _messages(batches, BATCH_TRANSACTIONS, rng, f"B{run}-")
-                progress(f"iso: {batches} pacs.008 of {BATCH_TRANSACTIONS} transactions, run {run + 1}/{RUNS}")
+                progress(
+                    f"iso: {batches} pacs.008 of {BATCH_TRANSACTIONS} transactions, run {run + 1}/{RUNS}"  # noqa: E501
+                )
                 started = time.perf_counter()
                 for message in messages:
                     gateway.receive(message)

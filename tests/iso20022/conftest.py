@@ -56,16 +56,18 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
     folder = shared_iso20022()
     settings = IsoSettings(schemas_dir=None if folder is None else folder / "xsd" / "iso")
     opened = Gateway.open(str(tmp_path / "net.db"), settings, create=True)
-    opened.node.submit([
-        RegisterParticipant(1, CB, "Jade Reserve Bank", Role.CENTRAL_BANK, "CNY"),
-        RegisterParticipant(2, BANK_A, "Yellow River Bank", Role.DIRECT),
-        RegisterParticipant(3, BANK_B, "Pearl Delta Bank", Role.DIRECT),
-        RegisterParticipant(4, BANK_C, "Silk Road Bank", Role.DIRECT),
-        OpenAccount(5, 151, CB, "CNY", AccountKind.ISSUANCE),
-        OpenAccount(6, ACCOUNT_A, BANK_A, "CNY"),
-        OpenAccount(7, ACCOUNT_B, BANK_B, "CNY"),
-        OpenAccount(8, ACCOUNT_C, BANK_C, "CNY"),
-    ])  # fmt: skip
+    opened.node.submit(
+        [
+            RegisterParticipant(1, CB, "Jade Reserve Bank", Role.CENTRAL_BANK, "CNY"),
+            RegisterParticipant(2, BANK_A, "Yellow River Bank", Role.DIRECT),
+            RegisterParticipant(3, BANK_B, "Pearl Delta Bank", Role.DIRECT),
+            RegisterParticipant(4, BANK_C, "Silk Road Bank", Role.DIRECT),
+            OpenAccount(5, 151, CB, "CNY", AccountKind.ISSUANCE),
+            OpenAccount(6, ACCOUNT_A, BANK_A, "CNY"),
+            OpenAccount(7, ACCOUNT_B, BANK_B, "CNY"),
+            OpenAccount(8, ACCOUNT_C, BANK_C, "CNY"),
+        ]
+    )
     opened.node.submit([Issue(9, ACCOUNT_A, FUNDS_MINOR)])
     try:
         yield opened

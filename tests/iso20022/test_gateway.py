@@ -20,10 +20,13 @@ CREATED = "2026-11-28T10:00:00Z"
 
 def message(msg_id: str, *amounts: str, uetrs: list[str] | None = None) -> bytes:
     uetrs = uetrs or [new_uetr() for _ in amounts]
-    payments = [build.Payment(u, f"E2E-{n}", a, "CNY", BANK_A, BANK_B)
-                for n, (u, a) in enumerate(zip(uetrs, amounts, strict=True))]  # fmt: skip
-    return build.credit_transfer(sender=BANK_A, message_id=msg_id, created=CREATED,
-                                 payments=payments)  # fmt: skip
+    payments = [
+        build.Payment(u, f"E2E-{n}", a, "CNY", BANK_A, BANK_B)
+        for n, (u, a) in enumerate(zip(uetrs, amounts, strict=True))
+    ]
+    return build.credit_transfer(
+        sender=BANK_A, message_id=msg_id, created=CREATED, payments=payments
+    )
 
 
 def test_settle_queue_reject_in_one_message(gateway: Gateway) -> None:
@@ -40,9 +43,13 @@ def test_settle_queue_reject_in_one_message(gateway: Gateway) -> None:
     assert again.status == "PART"  # the same bytes: idempotent, same answer
     other = gateway.receive(message("M1", "1.00"))
     assert (other.status, other.reasons[0].code) == ("RJCT", "DU01")
-    cancel = build.cancellation_request(sender=BANK_A, assignee="IBNKCHZZ", message_id="C1",
-                                        created=CREATED, cancellations=[
-                                            build.Cancellation(uetrs[1], "X1")])  # fmt: skip
+    cancel = build.cancellation_request(
+        sender=BANK_A,
+        assignee="IBNKCHZZ",
+        message_id="C1",
+        created=CREATED,
+        cancellations=[build.Cancellation(uetrs[1], "X1")],
+    )
     answer = gateway.receive(cancel)
     assert (answer.kind, answer.status) == ("camt.029", "CNCL")
     assert "cancelled" in [s.event for s in track(gateway.views, uetrs[1])]

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+
 from interbank.iso20022 import IsoSettings, Validator, build
 from interbank.iso20022.model import CreditTransferMessage
 
@@ -18,8 +19,9 @@ CREATED = "2026-11-28T10:00:00Z"
 
 def pacs008(payments: list[build.Payment] | None = None, **kw: object) -> bytes:
     payments = payments or [build.Payment(new_uetr(), "E2E-1", "10.00", "CNY", BANK_A, BANK_B)]
-    return build.credit_transfer(sender=BANK_A, message_id="MSG-1", created=CREATED,
-                                 payments=payments, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return build.credit_transfer(
+        sender=BANK_A, message_id="MSG-1", created=CREATED, payments=payments, **kw
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +32,63 @@ def strict(schemas_dir: Path) -> Validator:
 def outbound_messages() -> list[bytes]:
     status = build.TransactionStatus("RJCT", new_uetr(), "E2E", reason="AM04", text="funds")
     return [
-        build.pacs002(network_bic="IBNKCHZZ", to_bic=BANK_A, message_id="S1", created=CREATED,
-                      original_message_id="M1", original_definition="pacs.008.001.08",
-                      transactions=[status], group_status="RJCT"),  # fmt: skip
-        build.admi002(network_bic="IBNKCHZZ", to_bic=BANK_A, message_id="A1", created=CREATED,
-                      reference="M1", reason="FF02", text="not well-formed <&>", location="/x"),
-        build.camt029(sender_bic="IBNKCHZZ", to_bic=BANK_A, message_id="R1", created=CREATED,
-                      case_id="C1", case_creator=BANK_A, confirmation="CNCL",
-                      transactions=[build.CancellationStatus("ACCR", new_uetr(), "E2E", "X1",
-                                                             "M1", "pacs.008.001.08")]),  # fmt: skip
-        build.camt053(network_bic="IBNKCHZZ", to_bic=BANK_A, message_id="ST1", created=CREATED,
-                      account_id=601, currency="CNY", date="2026-11-28", opening_minor=100,
-                      closing_minor=-50, entries=[build.StatementEntry(
-                          -150, CREATED.replace("Z", ".000Z"), "ref", new_uetr(), "E2E",
-                          "payment")]),  # fmt: skip
-        build.camt054(network_bic="IBNKCHZZ", to_bic=BANK_A, message_id="N1", created=CREATED,
-                      account_id=601, currency="JPY", entries=[build.StatementEntry(
-                          5, CREATED, "ref", None, None, "issue")]),  # fmt: skip
+        build.pacs002(
+            network_bic="IBNKCHZZ",
+            to_bic=BANK_A,
+            message_id="S1",
+            created=CREATED,
+            original_message_id="M1",
+            original_definition="pacs.008.001.08",
+            transactions=[status],
+            group_status="RJCT",
+        ),
+        build.admi002(
+            network_bic="IBNKCHZZ",
+            to_bic=BANK_A,
+            message_id="A1",
+            created=CREATED,
+            reference="M1",
+            reason="FF02",
+            text="not well-formed <&>",
+            location="/x",
+        ),
+        build.camt029(
+            sender_bic="IBNKCHZZ",
+            to_bic=BANK_A,
+            message_id="R1",
+            created=CREATED,
+            case_id="C1",
+            case_creator=BANK_A,
+            confirmation="CNCL",
+            transactions=[
+                build.CancellationStatus("ACCR", new_uetr(), "E2E", "X1", "M1", "pacs.008.001.08")
+            ],
+        ),
+        build.camt053(
+            network_bic="IBNKCHZZ",
+            to_bic=BANK_A,
+            message_id="ST1",
+            created=CREATED,
+            account_id=601,
+            currency="CNY",
+            date="2026-11-28",
+            opening_minor=100,
+            closing_minor=-50,
+            entries=[
+                build.StatementEntry(
+                    -150, CREATED.replace("Z", ".000Z"), "ref", new_uetr(), "E2E", "payment"
+                )
+            ],
+        ),
+        build.camt054(
+            network_bic="IBNKCHZZ",
+            to_bic=BANK_A,
+            message_id="N1",
+            created=CREATED,
+            account_id=601,
+            currency="JPY",
+            entries=[build.StatementEntry(5, CREATED, "ref", None, None, "issue")],
+        ),
     ]
 
 
@@ -55,14 +97,26 @@ def inbound_messages() -> list[bytes]:
     return [
         pacs008(),
         pacs008(definition="pacs.008.001.07"),
-        build.credit_transfer(sender=BANK_A, message_id="M9", created=CREATED,
-                              definition="pacs.009.001.08",
-                              payments=[build.Payment(uetr, "E", "1", "JPY", BANK_A, BANK_B)]),
-        build.payment_return(sender=BANK_B, message_id="R1", created=CREATED, returns=[
-            build.Return(uetr, "1.00", "CNY", BANK_A, "RET1", "E2E", "M1")]),  # fmt: skip
-        build.cancellation_request(sender=BANK_A, assignee="IBNKCHZZ", message_id="C1",
-                                   created=CREATED, cancellations=[
-                                       build.Cancellation(uetr, "X1", "E2E", "M1")]),  # fmt: skip
+        build.credit_transfer(
+            sender=BANK_A,
+            message_id="M9",
+            created=CREATED,
+            definition="pacs.009.001.08",
+            payments=[build.Payment(uetr, "E", "1", "JPY", BANK_A, BANK_B)],
+        ),
+        build.payment_return(
+            sender=BANK_B,
+            message_id="R1",
+            created=CREATED,
+            returns=[build.Return(uetr, "1.00", "CNY", BANK_A, "RET1", "E2E", "M1")],
+        ),
+        build.cancellation_request(
+            sender=BANK_A,
+            assignee="IBNKCHZZ",
+            message_id="C1",
+            created=CREATED,
+            cancellations=[build.Cancellation(uetr, "X1", "E2E", "M1")],
+        ),
     ]
 
 
@@ -74,10 +128,19 @@ def test_every_built_message_is_schema_valid(strict: Validator) -> None:
 
 
 def test_round_trip_multi_transaction_non_ascii_largest_amount(strict: Validator) -> None:
-    payments = [build.Payment(new_uetr(), f"E2E-{n}", "9999999999999.99999" if n == 0 else
-                              f"{n}.50", "CNY", BANK_A, BANK_B, debtor_name="Zhāng Wěi 张伟",
-                              creditor_name="Ørsted & <Søn>")  # fmt: skip
-                for n in range(25)]
+    payments = [
+        build.Payment(
+            new_uetr(),
+            f"E2E-{n}",
+            "9999999999999.99999" if n == 0 else f"{n}.50",
+            "CNY",
+            BANK_A,
+            BANK_B,
+            debtor_name="Zhāng Wěi 张伟",
+            creditor_name="Ørsted & <Søn>",
+        )
+        for n in range(25)
+    ]
     verdict = strict.check(pacs008(payments), usage_rules=True, today=TODAY)
     message = verdict.message
     assert isinstance(message, CreditTransferMessage)
@@ -100,8 +163,12 @@ def test_round_trip_multi_transaction_non_ascii_largest_amount(strict: Validator
         (build.Payment(new_uetr(), "E", "1000000000000000.01", "CNY", BANK_A, BANK_B), "AM02"),
         (build.Payment(new_uetr(), "E", "1.00", "CNY", BANK_A, "ZZZZXX11"), "RC01"),
         (build.Payment(new_uetr(), "E", "1.00", "CNY", BANK_B, BANK_A), "AGNT"),
-        (build.Payment(new_uetr(), "E", "1.00", "CNY", BANK_A, BANK_B,
-                       settlement_date="2020-01-01"), "DT01"),  # fmt: skip
+        (
+            build.Payment(
+                new_uetr(), "E", "1.00", "CNY", BANK_A, BANK_B, settlement_date="2020-01-01"
+            ),
+            "DT01",
+        ),
     ],
 )
 def test_usage_rules_reason_codes(payment: build.Payment, code: str) -> None:
@@ -117,9 +184,15 @@ def test_group_rules(strict: Validator) -> None:
     wrong_method = pacs008(settlement_method="INDA")
     assert strict.check(wrong_method, usage_rules=True, today=TODAY).rejections[0].code == "AG03"
     uetr = new_uetr()
-    twice = pacs008([build.Payment(uetr, "E1", "1.00", "CNY", BANK_A, BANK_B),
-                     build.Payment(uetr, "E2", "1.00", "CNY", BANK_A, BANK_B)])  # fmt: skip
-    assert strict.check(twice, usage_rules=True, today=TODAY).transaction_rejections[1].code == "DUPL"
+    twice = pacs008(
+        [
+            build.Payment(uetr, "E1", "1.00", "CNY", BANK_A, BANK_B),
+            build.Payment(uetr, "E2", "1.00", "CNY", BANK_A, BANK_B),
+        ]
+    )
+    assert (
+        strict.check(twice, usage_rules=True, today=TODAY).transaction_rejections[1].code == "DUPL"
+    )
 
 
 BOMB = b"""<?xml version="1.0"?>

@@ -9,8 +9,9 @@ from typing import Any
 from interbank.iso20022 import IsoSettings, Validator
 
 
-def test_every_sample_gets_its_index_verdict(shared: Path, schemas_dir: Path,
-                                              sample_index: list[dict[str, Any]]) -> None:  # fmt: skip
+def test_every_sample_gets_its_index_verdict(
+    shared: Path, schemas_dir: Path, sample_index: list[dict[str, Any]]
+) -> None:
     validator = Validator(IsoSettings(schemas_dir=schemas_dir))
     wrong = []
     for entry in sample_index:
@@ -24,7 +25,9 @@ def test_every_sample_gets_its_index_verdict(shared: Path, schemas_dir: Path,
     assert len(sample_index) >= 100
 
 
-def test_samples_without_schemas_never_raise(shared: Path, sample_index: list[dict[str, Any]]) -> None:
+def test_samples_without_schemas_never_raise(
+    shared: Path, sample_index: list[dict[str, Any]]
+) -> None:
     validator = Validator(IsoSettings())
     for entry in sample_index:
         verdict = validator.check((shared / entry["file"]).read_bytes(), usage_rules=True)

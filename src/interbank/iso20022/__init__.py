@@ -12,7 +12,7 @@ engine imports it. Every rejection carries an ISO 20022 reason code.
 from interbank.iso20022.catalog import ACCEPTED_INBOUND, MessageDef
 from interbank.iso20022.reasons import Rejection
 from interbank.iso20022.settings import IsoSettings
-from interbank.iso20022.validate import Verdict, Validator
+from interbank.iso20022.validate import Validator, Verdict
 
 __all__ = [
     "ACCEPTED_INBOUND",

@@ -45,8 +45,14 @@ def _party40(tag: str, bic: str) -> str:
     return f"<{tag}><Agt><FinInstnId><BICFI>{_text(bic, 11)}</BICFI></FinInstnId></Agt></{tag}>"
 
 
-def header(sender: str, receiver: str, message_id: str, definition: str, created: str,
-           version: str = "head.001.001.02") -> str:  # fmt: skip
+def header(
+    sender: str,
+    receiver: str,
+    message_id: str,
+    definition: str,
+    created: str,
+    version: str = "head.001.001.02",
+) -> str:
     """A business application header (head.001.001.02) as XML text."""
     return (
         f'<AppHdr xmlns="{ISO_NAMESPACE_PREFIX}{version}">'
@@ -82,10 +88,19 @@ class TransactionStatus:
     accepted_at: str | None = None
 
 
-def pacs002(*, network_bic: str, to_bic: str, message_id: str, created: str,
-            original_message_id: str, original_definition: str,
-            transactions: Sequence[TransactionStatus], group_status: str | None = None,
-            group_reason: str | None = None, group_text: str | None = None) -> bytes:  # fmt: skip
+def pacs002(
+    *,
+    network_bic: str,
+    to_bic: str,
+    message_id: str,
+    created: str,
+    original_message_id: str,
+    original_definition: str,
+    transactions: Sequence[TransactionStatus],
+    group_status: str | None = None,
+    group_reason: str | None = None,
+    group_text: str | None = None,
+) -> bytes:
     """A pacs.002.001.10 status report in its envelope."""
     definition = OUTBOUND["pacs.002"]
     parts = [
@@ -130,9 +145,18 @@ def _reason_info(code: str, text: str | None) -> str:
 # --- admi.002: the message could not be read or failed its schema ------------------------
 
 
-def admi002(*, network_bic: str, to_bic: str | None, message_id: str, created: str,
-            reference: str, reason: str, text: str, location: str = "",
-            additional: str = "") -> bytes:  # fmt: skip
+def admi002(
+    *,
+    network_bic: str,
+    to_bic: str | None,
+    message_id: str,
+    created: str,
+    reference: str,
+    reason: str,
+    text: str,
+    location: str = "",
+    additional: str = "",
+) -> bytes:
     """An admi.002.001.01 message reject. ``reference`` is the rejected message's id (its
     sha256 prefix when it had none we could read)."""
     definition = OUTBOUND["admi.002"]
@@ -166,10 +190,20 @@ class CancellationStatus:
     text: str | None = None
 
 
-def camt029(*, sender_bic: str, to_bic: str, message_id: str, created: str, case_id: str | None,
-            case_creator: str | None, confirmation: str,
-            transactions: Sequence[CancellationStatus], network_bic: str | None = None,
-            assigner: str | None = None, assignee: str | None = None) -> bytes:  # fmt: skip
+def camt029(
+    *,
+    sender_bic: str,
+    to_bic: str,
+    message_id: str,
+    created: str,
+    case_id: str | None,
+    case_creator: str | None,
+    confirmation: str,
+    transactions: Sequence[CancellationStatus],
+    network_bic: str | None = None,
+    assigner: str | None = None,
+    assignee: str | None = None,
+) -> bytes:
     """A camt.029.001.09 resolution of investigation in its envelope.
 
     ``sender_bic`` writes the header; the assignment goes from ``assigner`` (default the
@@ -182,8 +216,9 @@ def camt029(*, sender_bic: str, to_bic: str, message_id: str, created: str, case
         f"<CreDtTm>{created}</CreDtTm></Assgnmt>"
     ]
     if case_id and case_creator:
-        parts.append(f"<RslvdCase><Id>{_text(case_id)}</Id>{_party40('Cretr', case_creator)}"
-                     "</RslvdCase>")  # fmt: skip
+        parts.append(
+            f"<RslvdCase><Id>{_text(case_id)}</Id>{_party40('Cretr', case_creator)}</RslvdCase>"
+        )
     parts.append(f"<Sts><Conf>{_text(confirmation, 4)}</Conf></Sts>")
     if transactions:
         parts.append("<CxlDtls>")
@@ -203,10 +238,14 @@ def camt029(*, sender_bic: str, to_bic: str, message_id: str, created: str, case
                 parts.append(f"<OrgnlUETR>{tx.uetr}</OrgnlUETR>")
             parts.append(f"<TxCxlSts>{tx.status}</TxCxlSts>")
             if tx.reason:
-                extra = (f"<AddtlInf>{_text(tx.text, ADDITIONAL_INFO_LENGTH_MAX)}</AddtlInf>"
-                         if tx.text else "")  # fmt: skip
-                parts.append(f"<CxlStsRsnInf><Rsn><Cd>{_text(tx.reason, 4)}</Cd></Rsn>{extra}"
-                             "</CxlStsRsnInf>")  # fmt: skip
+                extra = (
+                    f"<AddtlInf>{_text(tx.text, ADDITIONAL_INFO_LENGTH_MAX)}</AddtlInf>"
+                    if tx.text
+                    else ""
+                )
+                parts.append(
+                    f"<CxlStsRsnInf><Rsn><Cd>{_text(tx.reason, 4)}</Cd></Rsn>{extra}</CxlStsRsnInf>"
+                )
             parts.append("</TxInfAndSts>")
         parts.append("</CxlDtls>")
     parts.append("</RsltnOfInvstgtn>")
@@ -264,9 +303,19 @@ def _balance(code: str, amount_minor: int, currency: str, date: str) -> str:
     )
 
 
-def camt053(*, network_bic: str, to_bic: str, message_id: str, created: str, account_id: int,
-            currency: str, date: str, opening_minor: int, closing_minor: int,
-            entries: Sequence[StatementEntry]) -> bytes:  # fmt: skip
+def camt053(
+    *,
+    network_bic: str,
+    to_bic: str,
+    message_id: str,
+    created: str,
+    account_id: int,
+    currency: str,
+    date: str,
+    opening_minor: int,
+    closing_minor: int,
+    entries: Sequence[StatementEntry],
+) -> bytes:
     """A camt.053.001.08 end-of-day statement of one account for one date."""
     definition = OUTBOUND["camt.053"]
     credits = [e.amount_minor for e in entries if e.amount_minor >= 0]
@@ -292,8 +341,16 @@ def camt053(*, network_bic: str, to_bic: str, message_id: str, created: str, acc
     return envelope(header(network_bic, to_bic, message_id, definition, created), document)
 
 
-def camt054(*, network_bic: str, to_bic: str, message_id: str, created: str, account_id: int,
-            currency: str, entries: Sequence[StatementEntry]) -> bytes:  # fmt: skip
+def camt054(
+    *,
+    network_bic: str,
+    to_bic: str,
+    message_id: str,
+    created: str,
+    account_id: int,
+    currency: str,
+    entries: Sequence[StatementEntry],
+) -> bytes:
     """A camt.054.001.08 debit/credit notification for entries on one account."""
     definition = OUTBOUND["camt.054"]
     body = (
@@ -328,10 +385,17 @@ class Payment:
     instructed_agent: str | None = None
 
 
-def credit_transfer(*, sender: str, message_id: str, created: str, payments: Sequence[Payment],
-                    definition: str = "pacs.008.001.08", receiver: str = "IBNKCHZZ",
-                    settlement_method: str = "CLRG",
-                    number_of_transactions: int | None = None) -> bytes:  # fmt: skip
+def credit_transfer(
+    *,
+    sender: str,
+    message_id: str,
+    created: str,
+    payments: Sequence[Payment],
+    definition: str = "pacs.008.001.08",
+    receiver: str = "IBNKCHZZ",
+    settlement_method: str = "CLRG",
+    number_of_transactions: int | None = None,
+) -> bytes:
     """A pacs.008 (customer) or pacs.009 (financial institution) credit transfer."""
     customer = definition.startswith("pacs.008")
     root = "FIToFICstmrCdtTrf" if customer else "FICdtTrf"
@@ -346,15 +410,18 @@ def credit_transfer(*, sender: str, message_id: str, created: str, payments: Seq
         if p.instruction_id:
             parts.append(f"<InstrId>{_text(p.instruction_id)}</InstrId>")
         # TxId is mandatory up to version 07; the end-to-end id serves as it.
-        parts.append(f"<EndToEndId>{_text(p.end_to_end_id)}</EndToEndId>"
-                     f"<TxId>{_text(p.end_to_end_id)}</TxId>")  # fmt: skip
+        parts.append(
+            f"<EndToEndId>{_text(p.end_to_end_id)}</EndToEndId>"
+            f"<TxId>{_text(p.end_to_end_id)}</TxId>"
+        )
         if not definition.endswith(".07"):  # version 07 has no UETR element
             parts.append(f"<UETR>{p.uetr}</UETR>")
         parts.append("</PmtId>")
         if p.priority:
             parts.append(f"<PmtTpInf><InstrPrty>{p.priority}</InstrPrty></PmtTpInf>")
-        parts.append(f"<IntrBkSttlmAmt Ccy={quoteattr(p.currency)}>{escape(p.amount)}"
-                     "</IntrBkSttlmAmt>")  # fmt: skip
+        parts.append(
+            f"<IntrBkSttlmAmt Ccy={quoteattr(p.currency)}>{escape(p.amount)}</IntrBkSttlmAmt>"
+        )
         if p.settlement_date:
             parts.append(f"<IntrBkSttlmDt>{p.settlement_date}</IntrBkSttlmDt>")
         if customer:
@@ -388,8 +455,15 @@ class Return:
     reason: str = "AC04"
 
 
-def payment_return(*, sender: str, message_id: str, created: str, returns: Sequence[Return],
-                   definition: str = "pacs.004.001.09", receiver: str = "IBNKCHZZ") -> bytes:  # fmt: skip
+def payment_return(
+    *,
+    sender: str,
+    message_id: str,
+    created: str,
+    returns: Sequence[Return],
+    definition: str = "pacs.004.001.09",
+    receiver: str = "IBNKCHZZ",
+) -> bytes:
     """A pacs.004 payment return."""
     parts = [
         f"<PmtRtr><GrpHdr><MsgId>{_text(message_id)}</MsgId><CreDtTm>{created}</CreDtTm>"
@@ -399,13 +473,17 @@ def payment_return(*, sender: str, message_id: str, created: str, returns: Seque
     for r in returns:
         parts.append(f"<TxInf><RtrId>{_text(r.return_id)}</RtrId>")
         if r.original_message_id:
-            parts.append(f"<OrgnlGrpInf><OrgnlMsgId>{_text(r.original_message_id)}</OrgnlMsgId>"
-                         f"<OrgnlMsgNmId>{r.original_message_name}</OrgnlMsgNmId></OrgnlGrpInf>")
+            parts.append(
+                f"<OrgnlGrpInf><OrgnlMsgId>{_text(r.original_message_id)}</OrgnlMsgId>"
+                f"<OrgnlMsgNmId>{r.original_message_name}</OrgnlMsgNmId></OrgnlGrpInf>"
+            )
         if r.original_end_to_end_id:
             parts.append(f"<OrgnlEndToEndId>{_text(r.original_end_to_end_id)}</OrgnlEndToEndId>")
         parts.append(f"<OrgnlUETR>{r.original_uetr}</OrgnlUETR>")
-        parts.append(f"<RtrdIntrBkSttlmAmt Ccy={quoteattr(r.currency)}>{escape(r.amount)}"
-                     "</RtrdIntrBkSttlmAmt>")  # fmt: skip
+        parts.append(
+            f"<RtrdIntrBkSttlmAmt Ccy={quoteattr(r.currency)}>{escape(r.amount)}"
+            "</RtrdIntrBkSttlmAmt>"
+        )
         parts.append(_agent("InstgAgt", sender))
         parts.append(_agent("InstdAgt", r.instructed_agent))
         parts.append(f"<RtrRsnInf><Rsn><Cd>{_text(r.reason, 4)}</Cd></Rsn></RtrRsnInf></TxInf>")
@@ -424,10 +502,16 @@ class Cancellation:
     reason: str = "DUPL"
 
 
-def cancellation_request(*, sender: str, assignee: str, message_id: str, created: str,
-                         cancellations: Sequence[Cancellation],
-                         definition: str = "camt.056.001.08",
-                         receiver: str = "IBNKCHZZ") -> bytes:  # fmt: skip
+def cancellation_request(
+    *,
+    sender: str,
+    assignee: str,
+    message_id: str,
+    created: str,
+    cancellations: Sequence[Cancellation],
+    definition: str = "camt.056.001.08",
+    receiver: str = "IBNKCHZZ",
+) -> bytes:
     """A camt.056 cancellation request (the case id is the message id)."""
     parts = [
         f"<FIToFIPmtCxlReq><Assgnmt><Id>{_text(message_id)}</Id>{_party40('Assgnr', sender)}"
@@ -437,8 +521,10 @@ def cancellation_request(*, sender: str, assignee: str, message_id: str, created
     for c in cancellations:
         parts.append(f"<TxInf><CxlId>{_text(c.cancellation_id)}</CxlId>")
         if c.original_message_id:
-            parts.append(f"<OrgnlGrpInf><OrgnlMsgId>{_text(c.original_message_id)}</OrgnlMsgId>"
-                         f"<OrgnlMsgNmId>{c.original_message_name}</OrgnlMsgNmId></OrgnlGrpInf>")
+            parts.append(
+                f"<OrgnlGrpInf><OrgnlMsgId>{_text(c.original_message_id)}</OrgnlMsgId>"
+                f"<OrgnlMsgNmId>{c.original_message_name}</OrgnlMsgNmId></OrgnlGrpInf>"
+            )
         if c.original_end_to_end_id:
             parts.append(f"<OrgnlEndToEndId>{_text(c.original_end_to_end_id)}</OrgnlEndToEndId>")
         parts.append(f"<OrgnlUETR>{c.original_uetr}</OrgnlUETR>")

@@ -48,16 +48,79 @@ TEXT35_LENGTH_MAX = 35
 TEXT140_LENGTH_MAX = 140
 _FINDINGS_MAX = 8
 
-_NAMES = (
-    "FIToFICstmrCdtTrf FICdtTrf PmtRtr FIToFIPmtCxlReq RsltnOfInvstgtn GrpHdr MsgId CreDtTm "
-    "NbOfTxs SttlmInf SttlmMtd CdtTrfTxInf TxInf PmtId InstrId EndToEndId TxId UETR PmtTpInf "
-    "InstrPrty IntrBkSttlmAmt IntrBkSttlmDt SttlmTmReq FrTm TillTm CLSTm InstgAgt InstdAgt "
-    "Dbtr DbtrAgt Cdtr CdtrAgt Nm FinInstnId BICFI RtrId OrgnlGrpInf OrgnlMsgId OrgnlMsgNmId "
-    "OrgnlInstrId OrgnlEndToEndId OrgnlTxId OrgnlUETR RtrdIntrBkSttlmAmt RtrRsnInf Rsn Cd "
-    "Assgnmt Id Assgnr Assgne Agt Case Undrlyg CxlId OrgnlIntrBkSttlmAmt CxlRsnInf Sts Conf "
-    "CxlDtls TxInfAndSts CxlStsId TxCxlSts CxlStsRsnInf Fr To FIId BizMsgIdr MsgDefIdr CreDt "
-    "PssblDplct"
-).split()
+_NAMES = [
+    "FIToFICstmrCdtTrf",
+    "FICdtTrf",
+    "PmtRtr",
+    "FIToFIPmtCxlReq",
+    "RsltnOfInvstgtn",
+    "GrpHdr",
+    "MsgId",
+    "CreDtTm",
+    "NbOfTxs",
+    "SttlmInf",
+    "SttlmMtd",
+    "CdtTrfTxInf",
+    "TxInf",
+    "PmtId",
+    "InstrId",
+    "EndToEndId",
+    "TxId",
+    "UETR",
+    "PmtTpInf",
+    "InstrPrty",
+    "IntrBkSttlmAmt",
+    "IntrBkSttlmDt",
+    "SttlmTmReq",
+    "FrTm",
+    "TillTm",
+    "CLSTm",
+    "InstgAgt",
+    "InstdAgt",
+    "Dbtr",
+    "DbtrAgt",
+    "Cdtr",
+    "CdtrAgt",
+    "Nm",
+    "FinInstnId",
+    "BICFI",
+    "RtrId",
+    "OrgnlGrpInf",
+    "OrgnlMsgId",
+    "OrgnlMsgNmId",
+    "OrgnlInstrId",
+    "OrgnlEndToEndId",
+    "OrgnlTxId",
+    "OrgnlUETR",
+    "RtrdIntrBkSttlmAmt",
+    "RtrRsnInf",
+    "Rsn",
+    "Cd",
+    "Assgnmt",
+    "Id",
+    "Assgnr",
+    "Assgne",
+    "Agt",
+    "Case",
+    "Undrlyg",
+    "CxlId",
+    "OrgnlIntrBkSttlmAmt",
+    "CxlRsnInf",
+    "Sts",
+    "Conf",
+    "CxlDtls",
+    "TxInfAndSts",
+    "CxlStsId",
+    "TxCxlSts",
+    "CxlStsRsnInf",
+    "Fr",
+    "To",
+    "FIId",
+    "BizMsgIdr",
+    "MsgDefIdr",
+    "CreDt",
+    "PssblDplct",
+]
 
 
 @lru_cache(maxsize=64)
@@ -104,16 +167,21 @@ def _text(
         return None
     value = element.text or ""
     if not value or len(value) > length_max:
-        found.add("CH16", f"{where}/{name} must have 1 to {length_max} characters",
-                  f"{where}/{name}")  # fmt: skip
+        found.add(
+            "CH16", f"{where}/{name} must have 1 to {length_max} characters", f"{where}/{name}"
+        )
         return None
     if pattern is not None and pattern.fullmatch(value) is None:
-        found.add("CH16", f"{where}/{name} {value[:40]!r} is not of the required form",
-                  f"{where}/{name}")  # fmt: skip
+        found.add(
+            "CH16", f"{where}/{name} {value[:40]!r} is not of the required form", f"{where}/{name}"
+        )
         return None
     if codes is not None and value not in codes:
-        found.add("CH16", f"{where}/{name} {value[:40]!r} is not one of {sorted(codes)}",
-                  f"{where}/{name}")  # fmt: skip
+        found.add(
+            "CH16",
+            f"{where}/{name} {value[:40]!r} is not one of {sorted(codes)}",
+            f"{where}/{name}",
+        )
         return None
     return value
 
@@ -138,7 +206,9 @@ def _amount(
     return Amount(value, ccy)
 
 
-def _bic(found: _Findings, agent: etree._Element | None, t: dict[str, str], where: str) -> str | None:
+def _bic(
+    found: _Findings, agent: etree._Element | None, t: dict[str, str], where: str
+) -> str | None:
     """The BICFI of a financial institution element; None when it is named otherwise."""
     if agent is None:
         return None
@@ -146,12 +216,14 @@ def _bic(found: _Findings, agent: etree._Element | None, t: dict[str, str], wher
     if institution is None:
         found.add("CH21", f"{where}/FinInstnId is missing", f"{where}/FinInstnId")
         return None
-    return _text(found, institution, t["BICFI"], f"{where}/FinInstnId", required=False,
-                 pattern=BIC_PATTERN)  # fmt: skip
+    return _text(
+        found, institution, t["BICFI"], f"{where}/FinInstnId", required=False, pattern=BIC_PATTERN
+    )
 
 
-def _party40_bic(found: _Findings, party: etree._Element | None, t: dict[str, str],
-                 where: str) -> str | None:  # fmt: skip
+def _party40_bic(
+    found: _Findings, party: etree._Element | None, t: dict[str, str], where: str
+) -> str | None:
     """A Party40Choice (camt.056/029 assigner, assignee): the agent's BIC if it has one."""
     if party is None:
         return None
@@ -167,16 +239,16 @@ def read_header(element: etree._Element, definition: MessageDef) -> Header:
     receiver = _header_party(found, element.find(t["To"]), t, "AppHdr/To")
     identifier = _text(found, element, t["BizMsgIdr"], "AppHdr", required=True)
     definition_text = _text(found, element, t["MsgDefIdr"], "AppHdr", required=True)
-    created = _text(found, element, t["CreDt"], "AppHdr", required=True,
-                    pattern=DATE_TIME_PATTERN)  # fmt: skip
+    created = _text(found, element, t["CreDt"], "AppHdr", required=True, pattern=DATE_TIME_PATTERN)
     duplicate = element.findtext(t["PssblDplct"]) in ("true", "1")
     found.raise_if_any()
     assert identifier is not None and definition_text is not None and created is not None
     return Header(definition, sender, receiver, identifier, definition_text, created, duplicate)
 
 
-def _header_party(found: _Findings, party: etree._Element | None, t: dict[str, str],
-                  where: str) -> str | None:  # fmt: skip
+def _header_party(
+    found: _Findings, party: etree._Element | None, t: dict[str, str], where: str
+) -> str | None:
     if party is None:
         found.add("CH21", f"{where} is missing", where)
         return None
@@ -184,7 +256,9 @@ def _header_party(found: _Findings, party: etree._Element | None, t: dict[str, s
     return None if institution is None else _bic(found, institution, t, f"{where}/FIId")
 
 
-def read_document(element: etree._Element, definition: MessageDef, transactions_max: int) -> InboundMessage:
+def read_document(
+    element: etree._Element, definition: MessageDef, transactions_max: int
+) -> InboundMessage:
     """The message the network reads from an accepted document type."""
     t = tags(definition.namespace)
     body = element[0] if len(element) else None
@@ -210,16 +284,22 @@ def read_document(element: etree._Element, definition: MessageDef, transactions_
 def _expect_body(body: etree._Element, expected: str) -> None:
     if body.tag != expected:
         raise MessageRejected(
-            Rejection("CH17", f"the Document holds {body.tag.rpartition('}')[2]}, expected "
-                      f"{expected.rpartition('}')[2]}", "Document")  # fmt: skip
+            Rejection(
+                "CH17",
+                f"the Document holds {body.tag.rpartition('}')[2]}, expected "
+                f"{expected.rpartition('}')[2]}",
+                "Document",
+            )
         )
 
 
-def _transactions(body: etree._Element, tag: str, transactions_max: int, where: str) -> list[etree._Element]:
+def _transactions(
+    body: etree._Element, tag: str, transactions_max: int, where: str
+) -> list[etree._Element]:
     count = 0
     elements: list[etree._Element] = []
     for element in body.iterchildren(tag):
-        count += 1
+        count += 1  # noqa: SIM113
         if count > transactions_max:
             raise MessageRejected(
                 Rejection("FF01", f"more than {transactions_max} transactions in one message")
@@ -244,15 +324,22 @@ def _group(found: _Findings, body: etree._Element, t: dict[str, str]) -> tuple[s
         found.add("CH21", "GrpHdr/SttlmInf is missing", "GrpHdr/SttlmInf")
         method = None
     else:
-        method = _text(found, settlement, t["SttlmMtd"], "GrpHdr/SttlmInf", required=True,
-                       codes=SETTLEMENT_METHODS)  # fmt: skip
+        method = _text(
+            found,
+            settlement,
+            t["SttlmMtd"],
+            "GrpHdr/SttlmInf",
+            required=True,
+            codes=SETTLEMENT_METHODS,
+        )
     found.raise_if_any()
     assert message_id and created and count and method
     return message_id, created, count, method
 
 
-def _credit_transfers(body: etree._Element, definition: MessageDef, t: dict[str, str],
-                      transactions_max: int) -> CreditTransferMessage:  # fmt: skip
+def _credit_transfers(
+    body: etree._Element, definition: MessageDef, t: dict[str, str], transactions_max: int
+) -> CreditTransferMessage:
     found = _Findings()
     message_id, created, count, method = _group(found, body, t)
     customer = definition.name == "pacs.008"
@@ -265,20 +352,35 @@ def _credit_transfers(body: etree._Element, definition: MessageDef, t: dict[str,
         if ids is None:
             found.add("CH21", f"{where}/PmtId is missing", f"{where}/PmtId")
         end_to_end = _text(found, ids, t["EndToEndId"], f"{where}/PmtId", required=True)
-        uetr = _text(found, ids, t["UETR"], f"{where}/PmtId", required=False, length_max=36,
-                     pattern=UUID4_PATTERN)  # fmt: skip
+        uetr = _text(
+            found,
+            ids,
+            t["UETR"],
+            f"{where}/PmtId",
+            required=False,
+            length_max=36,
+            pattern=UUID4_PATTERN,
+        )
         amount = _amount(found, tx, t["IntrBkSttlmAmt"], where, required=True)
         date = _text(found, tx, t["IntrBkSttlmDt"], where, required=False, pattern=DATE_PATTERN)
         type_info = tx.find(t["PmtTpInf"])
-        priority = _text(found, type_info, t["InstrPrty"], f"{where}/PmtTpInf", required=False,
-                         codes=INSTRUCTION_PRIORITIES)  # fmt: skip
+        priority = _text(
+            found,
+            type_info,
+            t["InstrPrty"],
+            f"{where}/PmtTpInf",
+            required=False,
+            codes=INSTRUCTION_PRIORITIES,
+        )
         times = tx.find(t["SttlmTmReq"])
-        from_time = _text(found, times, t["FrTm"], f"{where}/SttlmTmReq", required=False,
-                          pattern=TIME_PATTERN)  # fmt: skip
-        till_time = _text(found, times, t["TillTm"], f"{where}/SttlmTmReq", required=False,
-                          pattern=TIME_PATTERN) or _text(
+        from_time = _text(
+            found, times, t["FrTm"], f"{where}/SttlmTmReq", required=False, pattern=TIME_PATTERN
+        )
+        till_time = _text(
+            found, times, t["TillTm"], f"{where}/SttlmTmReq", required=False, pattern=TIME_PATTERN
+        ) or _text(
             found, times, t["CLSTm"], f"{where}/SttlmTmReq", required=False, pattern=TIME_PATTERN
-        )  # fmt: skip
+        )
         debit = tx.find(debit_tag)
         credit = tx.find(credit_tag)
         debit_name = debit_tag.rpartition("}")[2]
@@ -325,8 +427,9 @@ def _party_name(party: etree._Element | None, t: dict[str, str]) -> str | None:
     return name[:TEXT140_LENGTH_MAX] if name else None
 
 
-def _original_group(found: _Findings, tx: etree._Element, t: dict[str, str],
-                    where: str) -> tuple[str | None, str | None]:  # fmt: skip
+def _original_group(
+    found: _Findings, tx: etree._Element, t: dict[str, str], where: str
+) -> tuple[str | None, str | None]:
     group = tx.find(t["OrgnlGrpInf"])
     if group is None:
         return None, None
@@ -345,8 +448,9 @@ def _reason(tx: etree._Element, info_tag: str, t: dict[str, str]) -> str | None:
     return code if code and len(code) <= TEXT35_LENGTH_MAX else None
 
 
-def _returns(body: etree._Element, definition: MessageDef, t: dict[str, str],
-             transactions_max: int) -> ReturnMessage:  # fmt: skip
+def _returns(
+    body: etree._Element, definition: MessageDef, t: dict[str, str], transactions_max: int
+) -> ReturnMessage:
     found = _Findings()
     message_id, created, count, method = _group(found, body, t)
     group = body.find(t["GrpHdr"])
@@ -367,14 +471,23 @@ def _returns(body: etree._Element, definition: MessageDef, t: dict[str, str],
                 original_message_id=original_message,
                 original_message_name=original_name,
                 original_instruction_id=_text(found, tx, t["OrgnlInstrId"], where, required=False),
-                original_end_to_end_id=_text(found, tx, t["OrgnlEndToEndId"], where,
-                                             required=False),  # fmt: skip
+                original_end_to_end_id=_text(
+                    found, tx, t["OrgnlEndToEndId"], where, required=False
+                ),
                 original_transaction_id=_text(found, tx, t["OrgnlTxId"], where, required=False),
-                original_uetr=_text(found, tx, t["OrgnlUETR"], where, required=False,
-                                    length_max=36, pattern=UUID4_PATTERN),  # fmt: skip
+                original_uetr=_text(
+                    found,
+                    tx,
+                    t["OrgnlUETR"],
+                    where,
+                    required=False,
+                    length_max=36,
+                    pattern=UUID4_PATTERN,
+                ),
                 amount=amount,
-                settlement_date=_text(found, tx, t["IntrBkSttlmDt"], where, required=False,
-                                      pattern=DATE_PATTERN),  # fmt: skip
+                settlement_date=_text(
+                    found, tx, t["IntrBkSttlmDt"], where, required=False, pattern=DATE_PATTERN
+                ),
                 instructing_agent=_bic(found, tx.find(t["InstgAgt"]), t, f"{where}/InstgAgt")
                 or group_instructing,
                 instructed_agent=_bic(found, tx.find(t["InstdAgt"]), t, f"{where}/InstdAgt")
@@ -386,7 +499,9 @@ def _returns(body: etree._Element, definition: MessageDef, t: dict[str, str],
     return ReturnMessage(definition, message_id, created, count, method, tuple(result))
 
 
-def _assignment(found: _Findings, body: etree._Element, t: dict[str, str]) -> tuple[str, str | None, str | None, str]:
+def _assignment(
+    found: _Findings, body: etree._Element, t: dict[str, str]
+) -> tuple[str, str | None, str | None, str]:
     assignment = body.find(t["Assgnmt"])
     if assignment is None:
         found.add("CH21", "Assgnmt is missing", "Assgnmt")
@@ -399,15 +514,17 @@ def _assignment(found: _Findings, body: etree._Element, t: dict[str, str]) -> tu
         found.add("CH21", "Assgnmt/Assgnr is missing", "Assgnmt/Assgnr")
     if assignment.find(t["Assgne"]) is None:
         found.add("CH21", "Assgnmt/Assgne is missing", "Assgnmt/Assgne")
-    created = _text(found, assignment, t["CreDtTm"], "Assgnmt", required=True,
-                    pattern=DATE_TIME_PATTERN)  # fmt: skip
+    created = _text(
+        found, assignment, t["CreDtTm"], "Assgnmt", required=True, pattern=DATE_TIME_PATTERN
+    )
     found.raise_if_any()
     assert identifier is not None and created is not None
     return identifier, assigner, assignee, created
 
 
-def _cancellations(body: etree._Element, definition: MessageDef, t: dict[str, str],
-                   transactions_max: int) -> CancellationMessage:  # fmt: skip
+def _cancellations(
+    body: etree._Element, definition: MessageDef, t: dict[str, str], transactions_max: int
+) -> CancellationMessage:
     found = _Findings()
     identifier, assigner, assignee, created = _assignment(found, body, t)
     case = body.find(t["Case"])
@@ -432,23 +549,32 @@ def _cancellations(body: etree._Element, definition: MessageDef, t: dict[str, st
                 original_message_id=original_message,
                 original_message_name=original_name,
                 original_instruction_id=_text(found, tx, t["OrgnlInstrId"], where, required=False),
-                original_end_to_end_id=_text(found, tx, t["OrgnlEndToEndId"], where,
-                                             required=False),  # fmt: skip
+                original_end_to_end_id=_text(
+                    found, tx, t["OrgnlEndToEndId"], where, required=False
+                ),
                 original_transaction_id=_text(found, tx, t["OrgnlTxId"], where, required=False),
-                original_uetr=_text(found, tx, t["OrgnlUETR"], where, required=False,
-                                    length_max=36, pattern=UUID4_PATTERN),  # fmt: skip
-                original_amount=_amount(found, tx, t["OrgnlIntrBkSttlmAmt"], where,
-                                        required=False),  # fmt: skip
+                original_uetr=_text(
+                    found,
+                    tx,
+                    t["OrgnlUETR"],
+                    where,
+                    required=False,
+                    length_max=36,
+                    pattern=UUID4_PATTERN,
+                ),
+                original_amount=_amount(found, tx, t["OrgnlIntrBkSttlmAmt"], where, required=False),
                 reason_code=_reason(tx, t["CxlRsnInf"], t),
             )
         )
     found.raise_if_any()
-    return CancellationMessage(definition, identifier, assigner, assignee, created, case_id,
-                               tuple(result))  # fmt: skip
+    return CancellationMessage(
+        definition, identifier, assigner, assignee, created, case_id, tuple(result)
+    )
 
 
-def _resolutions(body: etree._Element, definition: MessageDef, t: dict[str, str],
-                 transactions_max: int) -> ResolutionMessage:  # fmt: skip
+def _resolutions(
+    body: etree._Element, definition: MessageDef, t: dict[str, str], transactions_max: int
+) -> ResolutionMessage:
     found = _Findings()
     identifier, assigner, assignee, created = _assignment(found, body, t)
     status = body.find(t["Sts"])
@@ -471,15 +597,25 @@ def _resolutions(body: etree._Element, definition: MessageDef, t: dict[str, str]
                 location=where,
                 cancellation_status_id=_text(found, tx, t["CxlStsId"], where, required=False),
                 original_message_id=original_message,
-                original_end_to_end_id=_text(found, tx, t["OrgnlEndToEndId"], where,
-                                             required=False),  # fmt: skip
-                original_uetr=_text(found, tx, t["OrgnlUETR"], where, required=False,
-                                    length_max=36, pattern=UUID4_PATTERN),  # fmt: skip
-                status=_text(found, tx, t["TxCxlSts"], where, required=False,
-                             codes=CANCELLATION_STATUSES),  # fmt: skip
+                original_end_to_end_id=_text(
+                    found, tx, t["OrgnlEndToEndId"], where, required=False
+                ),
+                original_uetr=_text(
+                    found,
+                    tx,
+                    t["OrgnlUETR"],
+                    where,
+                    required=False,
+                    length_max=36,
+                    pattern=UUID4_PATTERN,
+                ),
+                status=_text(
+                    found, tx, t["TxCxlSts"], where, required=False, codes=CANCELLATION_STATUSES
+                ),
                 reason_code=_reason(tx, t["CxlStsRsnInf"], t),
             )
         )
     found.raise_if_any()
-    return ResolutionMessage(definition, identifier, assigner, assignee, created,
-                             confirmation, tuple(result))  # fmt: skip
+    return ResolutionMessage(
+        definition, identifier, assigner, assignee, created, confirmation, tuple(result)
+    )

@@ -94,8 +94,13 @@ def _derived_id(*parts: str) -> int:
 class Gateway:
     """ISO 20022 in front of a node and its view store. One writer thread at a time."""
 
-    def __init__(self, node: object, views: ViewStore, settings: IsoSettings,
-                 validator: Validator | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        node: object,
+        views: ViewStore,
+        settings: IsoSettings,
+        validator: Validator | None = None,
+    ) -> None:
         from interbank.node import Node
 
         assert isinstance(node, Node)
@@ -149,8 +154,9 @@ class Gateway:
     def receive(self, data: bytes, *, today: dt.date | None = None) -> Reply:
         return self.receive_many([data], today=today)[0]
 
-    def receive_many(self, messages: Sequence[bytes], *,
-                     today: dt.date | None = None) -> list[Reply]:  # fmt: skip
+    def receive_many(
+        self, messages: Sequence[bytes], *, today: dt.date | None = None
+    ) -> list[Reply]:
         """Answer each message; every transaction settles, queues or is rejected on its own."""
         now_ns = time.time_ns()
         today = today or dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC).date()
@@ -178,11 +184,18 @@ class Gateway:
             if isinstance(message, CreditTransferMessage):
                 entry = _Tx(tx.uetr, tx.end_to_end_id, tx.instruction_id, tx.transaction_id)  # type: ignore[union-attr]
             elif isinstance(message, ReturnMessage):
-                entry = _Tx(tx.original_uetr, tx.original_end_to_end_id,  # type: ignore[union-attr]
-                            tx.original_instruction_id, tx.original_transaction_id)  # type: ignore[union-attr]  # fmt: skip
+                entry = _Tx(
+                    tx.original_uetr,
+                    tx.original_end_to_end_id,  # type: ignore[union-attr]
+                    tx.original_instruction_id,
+                    tx.original_transaction_id,
+                )  # type: ignore[union-attr]
             elif isinstance(message, CancellationMessage):
-                entry = _Tx(tx.original_uetr, tx.original_end_to_end_id,  # type: ignore[union-attr]
-                            cancellation_id=tx.cancellation_id)  # type: ignore[union-attr]  # fmt: skip
+                entry = _Tx(
+                    tx.original_uetr,
+                    tx.original_end_to_end_id,  # type: ignore[union-attr]
+                    cancellation_id=tx.cancellation_id,
+                )  # type: ignore[union-attr]
             else:
                 entry = _Tx(tx.original_uetr, tx.original_end_to_end_id)  # type: ignore[union-attr]
             entry.rejection = verdict.transaction_rejections.get(index)
@@ -203,8 +216,10 @@ class Gateway:
             owner = owners.get(key)
             if owner is not None and owner != plan.sha256:
                 plan.group_rejection = Rejection(
-                    "DU01", f"{plan.sender} already sent another message with id "
-                    f"{plan.message_id}", "GrpHdr/MsgId")  # fmt: skip
+                    "DU01",
+                    f"{plan.sender} already sent another message with id {plan.message_id}",
+                    "GrpHdr/MsgId",
+                )
                 continue
             owners[key] = plan.sha256  # a second message with this id in the same group
             if isinstance(message, CreditTransferMessage):
@@ -216,27 +231,34 @@ class Gateway:
             else:
                 self._route_resolutions(plan, message)
 
-    def _accounts(self, engine: object, debit_bic: str, credit_bic: str, currency: str,
-                  roles: tuple[str, str]) -> tuple[int, int] | Rejection:  # fmt: skip
+    def _accounts(
+        self, engine: object, debit_bic: str, credit_bic: str, currency: str, roles: tuple[str, str]
+    ) -> tuple[int, int] | Rejection:
         debit = engine.settlement_account(debit_bic, currency)  # type: ignore[attr-defined]
         if debit is None:
-            return Rejection("AC01", f"the {roles[0]} {debit_bic} has no {currency} "
-                             "settlement account here")  # fmt: skip
+            return Rejection(
+                "AC01", f"the {roles[0]} {debit_bic} has no {currency} settlement account here"
+            )
         credit = engine.settlement_account(credit_bic, currency)  # type: ignore[attr-defined]
         if credit is None:
-            return Rejection("AC01", f"the {roles[1]} {credit_bic} has no {currency} "
-                             "settlement account here")  # fmt: skip
+            return Rejection(
+                "AC01", f"the {roles[1]} {credit_bic} has no {currency} settlement account here"
+            )
         return int(debit), int(credit)
 
     def _map_payments(self, plan: _Plan, message: CreditTransferMessage, engine: object) -> None:
-        roles = (("debtor agent", "creditor agent") if message.definition.name == "pacs.008"
-                 else ("debtor", "creditor"))  # fmt: skip
+        roles = (
+            ("debtor agent", "creditor agent")
+            if message.definition.name == "pacs.008"
+            else ("debtor", "creditor")
+        )
         for entry, tx in zip(plan.transactions, message.transactions, strict=True):
             if entry.rejection is not None:
                 continue
             assert tx.uetr and tx.debit_party and tx.credit_party
-            accounts = self._accounts(engine, tx.debit_party, tx.credit_party,
-                                      tx.amount.currency, roles)  # fmt: skip
+            accounts = self._accounts(
+                engine, tx.debit_party, tx.credit_party, tx.amount.currency, roles
+            )
             if isinstance(accounts, Rejection):
                 entry.rejection = Rejection(accounts.code, accounts.text, tx.location)
                 continue
@@ -246,11 +268,14 @@ class Gateway:
                 entry.rejection = window
                 continue
             entry.command = Payment(
-                id=uuid.UUID(tx.uetr).int, debit_account_id=accounts[0],
-                credit_account_id=accounts[1], amount_minor=minor,
+                id=uuid.UUID(tx.uetr).int,
+                debit_account_id=accounts[0],
+                credit_account_id=accounts[1],
+                amount_minor=minor,
                 priority=Priority.HIGH if tx.priority == "HIGH" else Priority.NORMAL,
-                from_ns=window[0], till_ns=window[1],
-            )  # fmt: skip
+                from_ns=window[0],
+                till_ns=window[1],
+            )
 
     def _map_returns(self, plan: _Plan, message: ReturnMessage, engine: object) -> None:
         assert plan.sender is not None
@@ -275,19 +300,25 @@ class Gateway:
                 entry.rejection = Rejection(refused.code, refused.text, tx.location)
                 continue
             assert original is not None and original.debit_bic and original.currency
-            accounts = self._accounts(engine, plan.sender, original.debit_bic,
-                                      original.currency, ("returning agent", "original debtor agent"))
+            accounts = self._accounts(
+                engine,
+                plan.sender,
+                original.debit_bic,
+                original.currency,
+                ("returning agent", "original debtor agent"),
+            )
             if isinstance(accounts, Rejection):
                 entry.rejection = accounts
                 continue
             reference = tx.return_id or tx.original_end_to_end_id or plan.message_id
             entry.command = Payment(
                 id=_derived_id("return", plan.sender, tx.original_uetr, reference),
-                debit_account_id=accounts[0], credit_account_id=accounts[1], amount_minor=minor,
-            )  # fmt: skip
+                debit_account_id=accounts[0],
+                credit_account_id=accounts[1],
+                amount_minor=minor,
+            )
 
-    def _map_cancellations(self, plan: _Plan, message: CancellationMessage,
-                           engine: object) -> None:  # fmt: skip
+    def _map_cancellations(self, plan: _Plan, message: CancellationMessage, engine: object) -> None:
         assert plan.sender is not None
         for entry, tx in zip(plan.transactions, message.transactions, strict=True):
             if entry.rejection is not None:
@@ -298,20 +329,23 @@ class Gateway:
                 entry.rejection = Rejection("NOOR", "the network never received this payment")
                 continue
             if original.debit_bic != plan.sender:
-                entry.rejection = Rejection("AGNT", "only the original's debtor agent may "
-                                            "ask to cancel it")  # fmt: skip
+                entry.rejection = Rejection(
+                    "AGNT", "only the original's debtor agent may ask to cancel it"
+                )
                 continue
             if engine.waiting(original.payment_id) is not None:  # type: ignore[attr-defined]
                 reference = tx.cancellation_id or plan.message_id
                 entry.command = CancelPayment(
                     id=_derived_id("cancel", plan.sender, tx.original_uetr, reference),
-                    payment_id=original.payment_id, by_bic=plan.sender,
-                )  # fmt: skip
+                    payment_id=original.payment_id,
+                    by_bic=plan.sender,
+                )
             elif self._settled(original.payment_id):
                 entry.forwarded_to = original.credit_bic
             else:
-                entry.rejection = Rejection("NARR", "the payment is neither waiting nor "
-                                            "settled: nothing to cancel")  # fmt: skip
+                entry.rejection = Rejection(
+                    "NARR", "the payment is neither waiting nor settled: nothing to cancel"
+                )
 
     def _route_resolutions(self, plan: _Plan, message: ResolutionMessage) -> None:
         for entry in plan.transactions:
@@ -321,8 +355,9 @@ class Gateway:
             if original is None:
                 entry.rejection = Rejection("NOOR", "the network never received this payment")
             elif original.credit_bic != plan.sender:
-                entry.rejection = Rejection("AGNT", "only the original's creditor agent "
-                                            "answers for it")  # fmt: skip
+                entry.rejection = Rejection(
+                    "AGNT", "only the original's creditor agent answers for it"
+                )
             else:
                 entry.forwarded_to = original.debit_bic
 
@@ -349,15 +384,26 @@ class Gateway:
             rejection = verdict.rejections[0] if verdict.rejections else plan.group_rejection
             definition = None if verdict.document_def is None else verdict.document_def.identifier
             receiver = verdict.header.to_bic if verdict.header is not None else None
-            messages.append(ArchivedMessage(
-                plan.sha256, now_ns, "in", plan.sender, receiver, definition,
-                plan.message_id or None, rejection.code if rejection else "ACCEPTED",
-                rejection.text[:500] if rejection else None, plan.data))  # fmt: skip
+            messages.append(
+                ArchivedMessage(
+                    plan.sha256,
+                    now_ns,
+                    "in",
+                    plan.sender,
+                    receiver,
+                    definition,
+                    plan.message_id or None,
+                    rejection.code if rejection else "ACCEPTED",
+                    rejection.text[:500] if rejection else None,
+                    plan.data,
+                )
+            )
             if plan.sender and plan.message_id and plan.group_rejection is None:
                 ids.append((plan.sender, plan.message_id, plan.sha256))
             message = verdict.message
-            for entry, tx in zip(plan.transactions, message.transactions if message else (),
-                                 strict=False):  # fmt: skip
+            for entry, tx in zip(
+                plan.transactions, message.transactions if message else (), strict=False
+            ):
                 if entry.uetr is not None:
                     event = "received" if entry.rejection is None else "refused"
                     detail = f"{definition} {plan.message_id} from {plan.sender}"
@@ -368,24 +414,47 @@ class Gateway:
                 if isinstance(command, Payment) and entry.uetr is not None:
                     kind = "payment" if isinstance(message, CreditTransferMessage) else "return"
                     debit, credit = self._parties(message, tx, plan.sender)
-                    payments.append(PaymentRecord(
-                        command.id, entry.uetr, kind, debit, credit, tx.amount.currency,
-                        command.amount_minor, entry.end_to_end_id, entry.instruction_id,
-                        entry.transaction_id, plan.message_id, plan.sha256, now_ns))  # fmt: skip
+                    payments.append(
+                        PaymentRecord(
+                            command.id,
+                            entry.uetr,
+                            kind,
+                            debit,
+                            credit,
+                            tx.amount.currency,
+                            command.amount_minor,
+                            entry.end_to_end_id,
+                            entry.instruction_id,
+                            entry.transaction_id,
+                            plan.message_id,
+                            plan.sha256,
+                            now_ns,
+                        )
+                    )
                 if entry.forwarded_to is not None and verdict.envelope is not None:
                     copy = self._forward(plan, entry.forwarded_to, now_ns)
                     forwarded.append(copy)
-                    outbox.append((entry.forwarded_to, copy.msg_def or "", copy.sha256,
-                                   entry.uetr, now_ns))  # fmt: skip
-                    history.append((entry.uetr or "", now_ns, "forwarded",
-                                    f"{definition} to {entry.forwarded_to}", copy.sha256))
+                    outbox.append(
+                        (entry.forwarded_to, copy.msg_def or "", copy.sha256, entry.uetr, now_ns)
+                    )
+                    history.append(
+                        (
+                            entry.uetr or "",
+                            now_ns,
+                            "forwarded",
+                            f"{definition} to {entry.forwarded_to}",
+                            copy.sha256,
+                        )
+                    )
         self.views.archive(messages + forwarded, ids, payments, history, outbox)
 
     @staticmethod
     def _parties(message: object, tx: object, sender: str | None) -> tuple[str | None, str | None]:
         if isinstance(message, CreditTransferMessage):
-            return (rules.canonical_bic(tx.debit_party) if tx.debit_party else None,  # type: ignore[attr-defined]
-                    rules.canonical_bic(tx.credit_party) if tx.credit_party else None)  # type: ignore[attr-defined]  # fmt: skip
+            return (
+                rules.canonical_bic(tx.debit_party) if tx.debit_party else None,  # type: ignore[attr-defined]
+                rules.canonical_bic(tx.credit_party) if tx.credit_party else None,
+            )  # type: ignore[attr-defined]
         instructed = tx.instructed_agent  # type: ignore[attr-defined]
         return sender, rules.canonical_bic(instructed) if instructed else None
 
@@ -399,11 +468,27 @@ class Gateway:
         message_id = f"F{now_ns:019d}{self._sequence % 10**6:06d}"
         document = etree.tostring(verdict.envelope.document, encoding="unicode")
         data = build.envelope(
-            build.header(self.settings.network_bic, to_bic, message_id, definition,
-                         build.iso_datetime(now_ns)), document)  # fmt: skip
-        return ArchivedMessage(hashlib.sha256(data).hexdigest(), now_ns, "out",
-                               self.settings.network_bic, to_bic, definition, message_id,
-                               "ROUTED", None, data)  # fmt: skip
+            build.header(
+                self.settings.network_bic,
+                to_bic,
+                message_id,
+                definition,
+                build.iso_datetime(now_ns),
+            ),
+            document,
+        )
+        return ArchivedMessage(
+            hashlib.sha256(data).hexdigest(),
+            now_ns,
+            "out",
+            self.settings.network_bic,
+            to_bic,
+            definition,
+            message_id,
+            "ROUTED",
+            None,
+            data,
+        )
 
     def _submit(self, plans: list[_Plan]) -> list[object]:
         """Submit every command, a whole message per entry; the results by row."""
@@ -446,15 +531,24 @@ class Gateway:
         created = build.iso_datetime(now_ns)
         message = verdict.message
         if message is None or "rules" not in verdict.checks:
-            rejection = verdict.rejections[0] if verdict.rejections else Rejection(
-                "FF01", "not a message the network takes")  # fmt: skip
-            reference = plan.message_id or (verdict.header.business_message_id
-                                             if verdict.header else plan.sha256[:35])  # fmt: skip
+            rejection = (
+                verdict.rejections[0]
+                if verdict.rejections
+                else Rejection("FF01", "not a message the network takes")
+            )
+            reference = plan.message_id or (
+                verdict.header.business_message_id if verdict.header else plan.sha256[:35]
+            )
             xml = build.admi002(
-                network_bic=network, to_bic=plan.sender, message_id=self._next_id("A", now_ns),
-                created=created, reference=reference, reason=rejection.code,
-                text=rejection.text, location=rejection.location,
-            )  # fmt: skip
+                network_bic=network,
+                to_bic=plan.sender,
+                message_id=self._next_id("A", now_ns),
+                created=created,
+                reference=reference,
+                reason=rejection.code,
+                text=rejection.text,
+                location=rejection.location,
+            )
             return Reply("admi.002", rejection.code, xml, tuple(verdict.rejections), plan.sha256)
         if isinstance(message, CancellationMessage | ResolutionMessage):
             return self._answer_case(plan, message, results, created, now_ns)
@@ -462,30 +556,53 @@ class Gateway:
         to_bic = plan.sender or network
         if plan.group_rejection is not None:
             xml = build.pacs002(
-                network_bic=network, to_bic=to_bic, message_id=self._next_id("S", now_ns),
-                created=created, original_message_id=plan.message_id,
-                original_definition=definition, transactions=(), group_status="RJCT",
-                group_reason=plan.group_rejection.code, group_text=plan.group_rejection.text,
-            )  # fmt: skip
+                network_bic=network,
+                to_bic=to_bic,
+                message_id=self._next_id("S", now_ns),
+                created=created,
+                original_message_id=plan.message_id,
+                original_definition=definition,
+                transactions=(),
+                group_status="RJCT",
+                group_reason=plan.group_rejection.code,
+                group_text=plan.group_rejection.text,
+            )
             return Reply("pacs.002", "RJCT", xml, (plan.group_rejection,), plan.sha256)
         statuses = [self._status(entry, results) for entry in plan.transactions]
         states = {s.status for s in statuses}
         group = states.pop() if len(states) == 1 else "PART"
         xml = build.pacs002(
-            network_bic=network, to_bic=to_bic, message_id=self._next_id("S", now_ns),
-            created=created, original_message_id=plan.message_id, original_definition=definition,
-            transactions=statuses, group_status=group,
-        )  # fmt: skip
-        reasons = tuple(Rejection(s.reason, s.text or "") for s in statuses
-                        if s.status == "RJCT" and s.reason)  # fmt: skip
+            network_bic=network,
+            to_bic=to_bic,
+            message_id=self._next_id("S", now_ns),
+            created=created,
+            original_message_id=plan.message_id,
+            original_definition=definition,
+            transactions=statuses,
+            group_status=group,
+        )
+        reasons = tuple(
+            Rejection(s.reason, s.text or "") for s in statuses if s.status == "RJCT" and s.reason
+        )
         return Reply("pacs.002", group, xml, reasons, plan.sha256)
 
     def _status(self, entry: _Tx, results: list[object]) -> build.TransactionStatus:
-        def status(code: str, reason: str | None = None, text: str | None = None,
-                   accepted: str | None = None) -> build.TransactionStatus:  # fmt: skip
-            return build.TransactionStatus(code, entry.uetr, entry.end_to_end_id,
-                                           entry.instruction_id, entry.transaction_id,
-                                           reason, text, accepted)  # fmt: skip
+        def status(
+            code: str,
+            reason: str | None = None,
+            text: str | None = None,
+            accepted: str | None = None,
+        ) -> build.TransactionStatus:
+            return build.TransactionStatus(
+                code,
+                entry.uetr,
+                entry.end_to_end_id,
+                entry.instruction_id,
+                entry.transaction_id,
+                reason,
+                text,
+                accepted,
+            )
 
         if entry.rejection is not None:
             return status("RJCT", entry.rejection.code, entry.rejection.text)
@@ -516,26 +633,41 @@ class Gateway:
             return status("PDNG", view.reason or "NARR", view.text)
         return status("RJCT", code.reason or "NARR", code.text)
 
-    def _answer_case(self, plan: _Plan, message: CancellationMessage | ResolutionMessage,
-                     results: list[object], created: str, now_ns: int) -> Reply:  # fmt: skip
+    def _answer_case(
+        self,
+        plan: _Plan,
+        message: CancellationMessage | ResolutionMessage,
+        results: list[object],
+        created: str,
+        now_ns: int,
+    ) -> Reply:
         network = self.settings.network_bic
         to_bic = plan.sender or network
         if plan.group_rejection is not None:
             rejection = plan.group_rejection
             xml = build.admi002(
-                network_bic=network, to_bic=plan.sender, message_id=self._next_id("A", now_ns),
-                created=created, reference=plan.message_id, reason=rejection.code,
-                text=rejection.text, location=rejection.location,
-            )  # fmt: skip
+                network_bic=network,
+                to_bic=plan.sender,
+                message_id=self._next_id("A", now_ns),
+                created=created,
+                reference=plan.message_id,
+                reason=rejection.code,
+                text=rejection.text,
+                location=rejection.location,
+            )
             return Reply("admi.002", rejection.code, xml, (rejection,), plan.sha256)
         if isinstance(message, ResolutionMessage):
             refused = [e.rejection for e in plan.transactions if e.rejection is not None]
             if refused:
                 xml = build.admi002(
-                    network_bic=network, to_bic=plan.sender,
-                    message_id=self._next_id("A", now_ns), created=created,
-                    reference=plan.message_id, reason=refused[0].code, text=refused[0].text,
-                )  # fmt: skip
+                    network_bic=network,
+                    to_bic=plan.sender,
+                    message_id=self._next_id("A", now_ns),
+                    created=created,
+                    reference=plan.message_id,
+                    reason=refused[0].code,
+                    text=refused[0].text,
+                )
                 return Reply("admi.002", refused[0].code, xml, tuple(refused), plan.sha256)
             return Reply("routed", "ACCP", b"", (), plan.sha256)
         statuses: list[build.CancellationStatus] = []
@@ -556,22 +688,37 @@ class Gateway:
                     state = "RJCR"
                     reason = "NARR"
                     text = code.text if isinstance(code, ResultCode) else "not cancelled"
-            statuses.append(build.CancellationStatus(
-                state, entry.uetr, entry.end_to_end_id, entry.cancellation_id,
-                tx.original_message_id, tx.original_message_name, reason, text))  # fmt: skip
+            statuses.append(
+                build.CancellationStatus(
+                    state,
+                    entry.uetr,
+                    entry.end_to_end_id,
+                    entry.cancellation_id,
+                    tx.original_message_id,
+                    tx.original_message_name,
+                    reason,
+                    text,
+                )
+            )
         states = {s.status for s in statuses}
         confirmation = "CNCL" if states == {"ACCR"} else ("PDCR" if "PDCR" in states else "RJCR")
         xml = build.camt029(
-            sender_bic=network, to_bic=to_bic, message_id=self._next_id("R", now_ns),
-            created=created, case_id=message.case_id, case_creator=plan.sender,
-            confirmation=confirmation, transactions=statuses,
-        )  # fmt: skip
+            sender_bic=network,
+            to_bic=to_bic,
+            message_id=self._next_id("R", now_ns),
+            created=created,
+            case_id=message.case_id,
+            case_creator=plan.sender,
+            confirmation=confirmation,
+            transactions=statuses,
+        )
         reasons = tuple(Rejection(s.reason, s.text or "") for s in statuses if s.reason)
         return Reply("camt.029", confirmation, xml, reasons, plan.sha256)
 
 
-def _window_ns(date_text: str | None, from_text: str | None,
-               till_text: str | None) -> tuple[int, int] | Rejection:  # fmt: skip
+def _window_ns(
+    date_text: str | None, from_text: str | None, till_text: str | None
+) -> tuple[int, int] | Rejection:
     """(from_ns, till_ns) of a settlement date and time request (0: none)."""
     try:
         day = dt.date.fromisoformat(date_text) if date_text else None

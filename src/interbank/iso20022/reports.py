@@ -25,14 +25,22 @@ def _statement_entries(views: ViewStore, entries: list[Entry]) -> list[build.Sta
         uetr = record.uetr if record is not None else None
         kind = record.kind if record is not None else entry.kind
         reference = uetr_of(entry.command_id) if record is not None else f"{entry.command_id:x}"
-        result.append(build.StatementEntry(
-            entry.amount_minor, build.iso_datetime(entry.at_ns), reference[:35], uetr,
-            record.end_to_end_id if record is not None else None, kind))  # fmt: skip
+        result.append(
+            build.StatementEntry(
+                entry.amount_minor,
+                build.iso_datetime(entry.at_ns),
+                reference[:35],
+                uetr,
+                record.end_to_end_id if record is not None else None,
+                kind,
+            )
+        )
     return result
 
 
-def statement(views: ViewStore, engine: Engine, bic: str, currency: str, date: dt.date,
-              network_bic: str) -> bytes | Rejection:  # fmt: skip
+def statement(
+    views: ViewStore, engine: Engine, bic: str, currency: str, date: dt.date, network_bic: str
+) -> bytes | Rejection:
     """The camt.053 of ``bic``'s settlement account in ``currency`` for one UTC date."""
     account_id = engine.settlement_account(bic, currency)
     if account_id is None:
@@ -45,15 +53,22 @@ def statement(views: ViewStore, engine: Engine, bic: str, currency: str, date: d
     now_ns = time.time_ns()
     message_id = f"STMT{account_id}-{date.strftime('%Y%m%d')}"[:35]
     return build.camt053(
-        network_bic=network_bic, to_bic=bic, message_id=message_id,
-        created=build.iso_datetime(now_ns), account_id=account_id, currency=currency,
-        date=date.isoformat(), opening_minor=opening, closing_minor=closing,
+        network_bic=network_bic,
+        to_bic=bic,
+        message_id=message_id,
+        created=build.iso_datetime(now_ns),
+        account_id=account_id,
+        currency=currency,
+        date=date.isoformat(),
+        opening_minor=opening,
+        closing_minor=closing,
         entries=_statement_entries(views, entries),
-    )  # fmt: skip
+    )
 
 
-def notification(views: ViewStore, engine: Engine, uetr: str, bic: str,
-                 network_bic: str) -> bytes | Rejection:  # fmt: skip
+def notification(
+    views: ViewStore, engine: Engine, uetr: str, bic: str, network_bic: str
+) -> bytes | Rejection:
     """The camt.054 telling ``bic`` of the debit or credit a payment made on its account."""
     records = [r for r in views.payments_of_uetr(uetr) if bic in (r.debit_bic, r.credit_bic)]
     if not records:
@@ -67,11 +82,16 @@ def notification(views: ViewStore, engine: Engine, uetr: str, bic: str,
     if not settled:
         return Rejection("NARR", "the payment has not settled: nothing was booked")
     at_ns = settled[0].at_ns
-    entries = [e for e in views.entries(account_id, at_ns, at_ns + 1)
-               if e.command_id == record.payment_id]  # fmt: skip
+    entries = [
+        e for e in views.entries(account_id, at_ns, at_ns + 1) if e.command_id == record.payment_id
+    ]
     kind = "CRDT" if record.credit_bic == bic else "DBIT"
     return build.camt054(
-        network_bic=network_bic, to_bic=bic, message_id=f"N{kind}{record.payment_id:x}"[:35],
-        created=build.iso_datetime(at_ns), account_id=account_id, currency=record.currency,
+        network_bic=network_bic,
+        to_bic=bic,
+        message_id=f"N{kind}{record.payment_id:x}"[:35],
+        created=build.iso_datetime(at_ns),
+        account_id=account_id,
+        currency=record.currency,
         entries=_statement_entries(views, entries),
-    )  # fmt: skip
+    )

@@ -68,8 +68,9 @@ def amount_minor(amount: Amount) -> tuple[int, Rejection | None]:
     return minor, None
 
 
-def check(message: InboundMessage, header: Header | None, settings: IsoSettings,
-          today: dt.date) -> RuleFindings:  # fmt: skip
+def check(
+    message: InboundMessage, header: Header | None, settings: IsoSettings, today: dt.date
+) -> RuleFindings:
     group: list[Rejection] = []
     sender = _sender(header, settings, group)
     if isinstance(message, CreditTransferMessage):
@@ -77,19 +78,28 @@ def check(message: InboundMessage, header: Header | None, settings: IsoSettings,
     if isinstance(message, ReturnMessage):
         return _returns(message, sender, today, settings, group)
     if isinstance(message, CancellationMessage | ResolutionMessage):
-        if sender is not None and message.assigner is not None and canonical_bic(
-            message.assigner
-        ) != sender:
-            group.append(Rejection("AGNT", f"the assigner {message.assigner} is not the sender "
-                                   f"{sender}", "Assgnmt/Assgnr"))  # fmt: skip
+        if (
+            sender is not None
+            and message.assigner is not None
+            and canonical_bic(message.assigner) != sender
+        ):
+            group.append(
+                Rejection(
+                    "AGNT",
+                    f"the assigner {message.assigner} is not the sender {sender}",
+                    "Assgnmt/Assgnr",
+                )
+            )
         if message.assigner is None:
-            group.append(Rejection("CH21", "the assigner must be an agent with a BIC",
-                                   "Assgnmt/Assgnr"))  # fmt: skip
+            group.append(
+                Rejection("CH21", "the assigner must be an agent with a BIC", "Assgnmt/Assgnr")
+            )
         transactions: dict[int, Rejection] = {}
         for index, tx in enumerate(message.transactions):
             if tx.original_uetr is None:
-                transactions[index] = Rejection("CH21", "OrgnlUETR is missing: the network "
-                                                "finds payments by UETR", tx.location)  # fmt: skip
+                transactions[index] = Rejection(
+                    "CH21", "OrgnlUETR is missing: the network finds payments by UETR", tx.location
+                )
         if isinstance(message, ResolutionMessage) and not message.transactions:
             group.append(Rejection("CH21", "CxlDtls/TxInfAndSts is missing", "CxlDtls"))
         return RuleFindings(tuple(group), transactions)
@@ -98,27 +108,44 @@ def check(message: InboundMessage, header: Header | None, settings: IsoSettings,
 
 def _sender(header: Header | None, settings: IsoSettings, group: list[Rejection]) -> str | None:
     if header is None:
-        group.append(Rejection("CH21", "the business application header (AppHdr) is missing: "
-                               "it names the sender", "AppHdr"))  # fmt: skip
+        group.append(
+            Rejection(
+                "CH21",
+                "the business application header (AppHdr) is missing: it names the sender",
+                "AppHdr",
+            )
+        )
         return None
     if header.from_bic is None:
-        group.append(Rejection("CH21", "the header's sender must be a financial institution "
-                               "with a BIC", "AppHdr/Fr"))  # fmt: skip
+        group.append(
+            Rejection(
+                "CH21",
+                "the header's sender must be a financial institution with a BIC",
+                "AppHdr/Fr",
+            )
+        )
         return None
     if not bic_valid(header.from_bic):
-        group.append(Rejection("RC01", f"the sender {header.from_bic} is not a valid BIC",
-                               "AppHdr/Fr"))  # fmt: skip
+        group.append(
+            Rejection("RC01", f"the sender {header.from_bic} is not a valid BIC", "AppHdr/Fr")
+        )
         return None
     if settings.require_header_to_network and (
         header.to_bic is None or canonical_bic(header.to_bic) != canonical_bic(settings.network_bic)
     ):
-        group.append(Rejection("AGNT", f"the header must be addressed to the network "
-                               f"{settings.network_bic}", "AppHdr/To"))  # fmt: skip
+        group.append(
+            Rejection(
+                "AGNT",
+                f"the header must be addressed to the network {settings.network_bic}",
+                "AppHdr/To",
+            )
+        )
     return canonical_bic(header.from_bic)
 
 
-def _date_finding(text: str | None, today: dt.date, settings: IsoSettings,
-                  where: str) -> Rejection | None:  # fmt: skip
+def _date_finding(
+    text: str | None, today: dt.date, settings: IsoSettings, where: str
+) -> Rejection | None:
     if text is None:
         return None
     try:
@@ -128,15 +155,20 @@ def _date_finding(text: str | None, today: dt.date, settings: IsoSettings,
     if date < today:
         return Rejection("DT01", f"the settlement date {text} has passed", where)
     if (date - today).days > settings.settlement_date_days_ahead_max:
-        return Rejection("DT01", f"the settlement date {text} is more than "
-                         f"{settings.settlement_date_days_ahead_max} days ahead", where)  # fmt: skip
+        return Rejection(
+            "DT01",
+            f"the settlement date {text} is more than "
+            f"{settings.settlement_date_days_ahead_max} days ahead",
+            where,
+        )
     return None
 
 
 def _count_finding(stated: str, counted: int) -> Rejection | None:
     if int(stated) != counted:
-        return Rejection("AM18", f"NbOfTxs says {stated} but the message holds {counted}",
-                         "GrpHdr/NbOfTxs")  # fmt: skip
+        return Rejection(
+            "AM18", f"NbOfTxs says {stated} but the message holds {counted}", "GrpHdr/NbOfTxs"
+        )
     return None
 
 
@@ -148,39 +180,59 @@ def _party_finding(bic: str | None, role: str, where: str) -> Rejection | None:
     return None
 
 
-def _credit_transfers(message: CreditTransferMessage, sender: str | None, settings: IsoSettings,
-                      today: dt.date, group: list[Rejection]) -> RuleFindings:  # fmt: skip
+def _credit_transfers(
+    message: CreditTransferMessage,
+    sender: str | None,
+    settings: IsoSettings,
+    today: dt.date,
+    group: list[Rejection],
+) -> RuleFindings:
     counted = _count_finding(message.number_of_transactions, len(message.transactions))
     if counted is not None:
         group.append(counted)
     if message.settlement_method != SETTLEMENT_METHOD_NETWORK:
-        group.append(Rejection("AG03", f"settlement method {message.settlement_method} is not "
-                               f"offered: the network settles CLRG", "GrpHdr/SttlmInf/SttlmMtd"))
+        group.append(
+            Rejection(
+                "AG03",
+                f"settlement method {message.settlement_method} is not "
+                f"offered: the network settles CLRG",
+                "GrpHdr/SttlmInf/SttlmMtd",
+            )
+        )
     debit_role, credit_role = (
-        ("debtor agent", "creditor agent") if message.definition.name == "pacs.008"
+        ("debtor agent", "creditor agent")
+        if message.definition.name == "pacs.008"
         else ("debtor", "creditor")
-    )  # fmt: skip
+    )
     transactions: dict[int, Rejection] = {}
     seen: set[str] = set()
     for index, tx in enumerate(message.transactions):
         where = tx.location
         finding: Rejection | None = None
         if tx.uetr is None:
-            finding = Rejection("CH21", "PmtId/UETR is missing: every payment needs one",
-                                f"{where}/PmtId/UETR")  # fmt: skip
+            finding = Rejection(
+                "CH21", "PmtId/UETR is missing: every payment needs one", f"{where}/PmtId/UETR"
+            )
         elif tx.uetr in seen:
-            finding = Rejection("DUPL", f"UETR {tx.uetr} appears twice in the message",
-                                f"{where}/PmtId/UETR")  # fmt: skip
+            finding = Rejection(
+                "DUPL", f"UETR {tx.uetr} appears twice in the message", f"{where}/PmtId/UETR"
+            )
         else:
             finding = (
                 _party_finding(tx.debit_party, debit_role, where)
                 or _party_finding(tx.credit_party, credit_role, where)
-                or _agent_finding(tx.instructing_agent, tx.instructed_agent, tx.debit_party,
-                                  tx.credit_party, sender, debit_role, where)
+                or _agent_finding(
+                    tx.instructing_agent,
+                    tx.instructed_agent,
+                    tx.debit_party,
+                    tx.credit_party,
+                    sender,
+                    debit_role,
+                    where,
+                )
                 or amount_minor(tx.amount)[1]
-                or _date_finding(tx.settlement_date, today, settings,
-                                 f"{where}/IntrBkSttlmDt")
-            )  # fmt: skip
+                or _date_finding(tx.settlement_date, today, settings, f"{where}/IntrBkSttlmDt")
+            )
         if tx.uetr is not None:
             seen.add(tx.uetr)
         if finding is not None:
@@ -190,46 +242,78 @@ def _credit_transfers(message: CreditTransferMessage, sender: str | None, settin
     return RuleFindings(tuple(group), transactions)
 
 
-def _agent_finding(instructing: str | None, instructed: str | None, debit: str | None,
-                   credit: str | None, sender: str | None, debit_role: str,
-                   where: str) -> Rejection | None:  # fmt: skip
+def _agent_finding(
+    instructing: str | None,
+    instructed: str | None,
+    debit: str | None,
+    credit: str | None,
+    sender: str | None,
+    debit_role: str,
+    where: str,
+) -> Rejection | None:
     if instructing is None:
         return Rejection("CH21", "InstgAgt with a BIC is required", f"{where}/InstgAgt")
     if sender is not None and canonical_bic(instructing) != sender:
-        return Rejection("AGNT", f"the instructing agent {instructing} is not the sender "
-                         f"{sender}", f"{where}/InstgAgt")  # fmt: skip
+        return Rejection(
+            "AGNT",
+            f"the instructing agent {instructing} is not the sender {sender}",
+            f"{where}/InstgAgt",
+        )
     if debit is not None and canonical_bic(debit) != canonical_bic(instructing):
-        return Rejection("AGNT", f"the {debit_role} {debit} is not the instructing agent "
-                         f"{instructing}: a participant pays only from its own account",
-                         where)  # fmt: skip
-    if instructed is not None and credit is not None and canonical_bic(
-        instructed
-    ) != canonical_bic(credit):
-        return Rejection("AGNT", f"the instructed agent {instructed} must be the credited "
-                         f"participant {credit}", f"{where}/InstdAgt")  # fmt: skip
+        return Rejection(
+            "AGNT",
+            f"the {debit_role} {debit} is not the instructing agent "
+            f"{instructing}: a participant pays only from its own account",
+            where,
+        )
+    if (
+        instructed is not None
+        and credit is not None
+        and canonical_bic(instructed) != canonical_bic(credit)
+    ):
+        return Rejection(
+            "AGNT",
+            f"the instructed agent {instructed} must be the credited participant {credit}",
+            f"{where}/InstdAgt",
+        )
     return None
 
 
-def _returns(message: ReturnMessage, sender: str | None, today: dt.date, settings: IsoSettings,
-             group: list[Rejection]) -> RuleFindings:  # fmt: skip
+def _returns(
+    message: ReturnMessage,
+    sender: str | None,
+    today: dt.date,
+    settings: IsoSettings,
+    group: list[Rejection],
+) -> RuleFindings:
     counted = _count_finding(message.number_of_transactions, len(message.transactions))
     if counted is not None:
         group.append(counted)
     if message.settlement_method != SETTLEMENT_METHOD_NETWORK:
-        group.append(Rejection("AG03", f"settlement method {message.settlement_method} is not "
-                               f"offered: the network settles CLRG", "GrpHdr/SttlmInf/SttlmMtd"))
+        group.append(
+            Rejection(
+                "AG03",
+                f"settlement method {message.settlement_method} is not "
+                f"offered: the network settles CLRG",
+                "GrpHdr/SttlmInf/SttlmMtd",
+            )
+        )
     transactions: dict[int, Rejection] = {}
     for index, tx in enumerate(message.transactions):
         where = tx.location
         finding: Rejection | None
         if tx.original_uetr is None:
-            finding = Rejection("CH21", "OrgnlUETR is missing: a return names its original",
-                                f"{where}/OrgnlUETR")  # fmt: skip
+            finding = Rejection(
+                "CH21", "OrgnlUETR is missing: a return names its original", f"{where}/OrgnlUETR"
+            )
         elif tx.instructing_agent is None:
             finding = Rejection("CH21", "InstgAgt with a BIC is required", f"{where}/InstgAgt")
         elif sender is not None and canonical_bic(tx.instructing_agent) != sender:
-            finding = Rejection("AGNT", f"the instructing agent {tx.instructing_agent} is not "
-                                f"the sender {sender}", f"{where}/InstgAgt")  # fmt: skip
+            finding = Rejection(
+                "AGNT",
+                f"the instructing agent {tx.instructing_agent} is not the sender {sender}",
+                f"{where}/InstgAgt",
+            )
         else:
             finding = amount_minor(tx.amount)[1] or _date_finding(
                 tx.settlement_date, today, settings, f"{where}/IntrBkSttlmDt"

@@ -54,8 +54,9 @@ class Validator:
             schemas = SchemaSet(Path(settings.schemas_dir))
         self.schemas = schemas
 
-    def check(self, data: bytes, *, usage_rules: bool = False,
-              today: dt.date | None = None) -> Verdict:  # fmt: skip
+    def check(
+        self, data: bytes, *, usage_rules: bool = False, today: dt.date | None = None
+    ) -> Verdict:
         """Validate one message. With ``usage_rules``, also the rules that need no state."""
         checks: list[str] = ["limits"]
         try:
@@ -68,26 +69,39 @@ class Validator:
         def refuse(*found: Rejection) -> Verdict:
             return Verdict(tuple(found), tuple(checks), document_def, header_def, envelope)
 
-        if envelope.header is not None and (
-            header_def is None or header_def.name != "head.001"
-        ):
-            return refuse(Rejection(
-                "FF01", f"the AppHdr is not an ISO 20022 business application header "
-                f"(namespace {_namespace_text(envelope.header.tag)})", "AppHdr"))  # fmt: skip
+        if envelope.header is not None and (header_def is None or header_def.name != "head.001"):
+            return refuse(
+                Rejection(
+                    "FF01",
+                    f"the AppHdr is not an ISO 20022 business application header "
+                    f"(namespace {_namespace_text(envelope.header.tag)})",
+                    "AppHdr",
+                )
+            )
         if envelope.document is not None and document_def is None:
-            return refuse(Rejection(
-                "FF01", f"the Document is not in an ISO 20022 namespace "
-                f"({_namespace_text(envelope.document.tag)})", "Document"))  # fmt: skip
+            return refuse(
+                Rejection(
+                    "FF01",
+                    f"the Document is not in an ISO 20022 namespace "
+                    f"({_namespace_text(envelope.document.tag)})",
+                    "Document",
+                )
+            )
         schemas = self.schemas
-        if header_def is not None and header_def.identifier not in ACCEPTED_HEADERS:
+        if header_def is not None and header_def.identifier not in ACCEPTED_HEADERS:  # noqa: SIM102
             if schemas is None or not schemas.has(header_def):
                 return refuse(Rejection("FF01", f"header version {header_def} is not known"))
-        if document_def is not None and not accepted_inbound(document_def):
-            if schemas is None or not schemas.has(document_def):
+        if document_def is not None and not accepted_inbound(document_def):  # noqa: SIM102
+            if schemas is None or not schemas.has(document_def):  # noqa: SIM102
                 if schemas is not None:
-                    return refuse(Rejection(
-                        "FF01", f"{document_def} is not a message the network knows "
-                        f"(no schema for it in {schemas.folder})", "Document"))  # fmt: skip
+                    return refuse(
+                        Rejection(
+                            "FF01",
+                            f"{document_def} is not a message the network knows "
+                            f"(no schema for it in {schemas.folder})",
+                            "Document",
+                        )
+                    )
         header: Header | None = None
         if envelope.header is not None and header_def is not None:
             try:
@@ -95,9 +109,14 @@ class Validator:
             except MessageRejected as error:
                 return refuse(error.rejection)
             if document_def is not None and header.message_definition != document_def.identifier:
-                return refuse(Rejection(
-                    "FF01", f"the header names {header.message_definition[:35]} but the "
-                    f"document is {document_def}", "AppHdr/MsgDefIdr"))  # fmt: skip
+                return refuse(
+                    Rejection(
+                        "FF01",
+                        f"the header names {header.message_definition[:35]} but the "
+                        f"document is {document_def}",
+                        "AppHdr/MsgDefIdr",
+                    )
+                )
         checks.append("header")
         if schemas is not None:
             found: list[Rejection] = []
@@ -109,8 +128,10 @@ class Validator:
             if found:
                 return refuse(*found)
         message: InboundMessage | None = None
-        if envelope.document is not None and document_def is not None and accepted_inbound(
-            document_def
+        if (
+            envelope.document is not None
+            and document_def is not None
+            and accepted_inbound(document_def)
         ):
             try:
                 message = extract.read_document(
@@ -123,12 +144,24 @@ class Validator:
             return Verdict((), tuple(checks), document_def, header_def, envelope, header, message)
         checks.append("rules")
         if message is None:
-            return refuse(Rejection(
-                "FF01", "the network takes only "
-                "pacs.008, pacs.009, pacs.004, camt.056 and camt.029 with a Document"))  # fmt: skip
+            return refuse(
+                Rejection(
+                    "FF01",
+                    "the network takes only "
+                    "pacs.008, pacs.009, pacs.004, camt.056 and camt.029 with a Document",
+                )
+            )
         findings = rules.check(message, header, self.settings, today or _today())
-        return Verdict(findings.group, tuple(checks), document_def, header_def, envelope, header,
-                       message, findings.transactions)  # fmt: skip
+        return Verdict(
+            findings.group,
+            tuple(checks),
+            document_def,
+            header_def,
+            envelope,
+            header,
+            message,
+            findings.transactions,
+        )
 
 
 def _namespace_text(tag: object) -> str:

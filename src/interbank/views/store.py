@@ -138,8 +138,7 @@ class ViewStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._connection = sqlite3.connect(self.path, check_same_thread=False,
-                                           isolation_level=None)  # fmt: skip
+        self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
             c = self._connection
@@ -180,20 +179,50 @@ class ViewStore:
             try:
                 c.executemany(
                     "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(m.sha256, m.received_ns, m.direction, m.sender, m.receiver, m.msg_def,
-                      m.msg_id, m.status, m.reason, m.data) for m in messages],
-                )  # fmt: skip
+                    [
+                        (
+                            m.sha256,
+                            m.received_ns,
+                            m.direction,
+                            m.sender,
+                            m.receiver,
+                            m.msg_def,
+                            m.msg_id,
+                            m.status,
+                            m.reason,
+                            m.data,
+                        )
+                        for m in messages
+                    ],
+                )
                 c.executemany("INSERT OR IGNORE INTO message_ids VALUES (?,?,?)", message_ids)
                 c.executemany(
                     "INSERT OR IGNORE INTO payments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(_id_key(p.payment_id), p.uetr, p.kind, p.debit_bic, p.credit_bic,
-                      p.currency, p.amount_minor, p.end_to_end_id, p.instruction_id,
-                      p.transaction_id, p.msg_id, p.sha256, p.received_ns) for p in payments],
-                )  # fmt: skip
+                    [
+                        (
+                            _id_key(p.payment_id),
+                            p.uetr,
+                            p.kind,
+                            p.debit_bic,
+                            p.credit_bic,
+                            p.currency,
+                            p.amount_minor,
+                            p.end_to_end_id,
+                            p.instruction_id,
+                            p.transaction_id,
+                            p.msg_id,
+                            p.sha256,
+                            p.received_ns,
+                        )
+                        for p in payments
+                    ],
+                )
                 c.executemany("INSERT INTO history VALUES (?,?,?,?,?)", history)
                 c.executemany(
                     "INSERT INTO outbox (to_bic, msg_def, sha256, uetr, created_ns) "
-                    "VALUES (?,?,?,?,?)", outbox)  # fmt: skip
+                    "VALUES (?,?,?,?,?)",
+                    outbox,
+                )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -202,7 +231,8 @@ class ViewStore:
     def message(self, sha256: str) -> ArchivedMessage | None:
         with self._lock:
             row = self._connection.execute(
-                "SELECT * FROM messages WHERE sha256 = ?", (sha256,)).fetchone()  # fmt: skip
+                "SELECT * FROM messages WHERE sha256 = ?", (sha256,)
+            ).fetchone()
         return None if row is None else ArchivedMessage(*row)
 
     def message_id_owner(self, sender: str, msg_id: str) -> str | None:
@@ -224,7 +254,7 @@ class ViewStore:
                 marks = ",".join("(?,?)" for _ in chunk)
                 rows = self._connection.execute(
                     "SELECT sender, msg_id, sha256 FROM message_ids WHERE (sender, msg_id) "
-                    f"IN (VALUES {marks})",  # noqa: S608 (placeholders only)
+                    f"IN (VALUES {marks})",
                     [v for pair in chunk for v in pair],
                 ).fetchall()
                 found.update({(str(a), str(b)): str(c) for a, b, c in rows})
@@ -249,7 +279,9 @@ class ViewStore:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT at_ns, event, detail, sha256 FROM history WHERE uetr = ? "
-                "ORDER BY at_ns, rowid", (uetr,)).fetchall()  # fmt: skip
+                "ORDER BY at_ns, rowid",
+                (uetr,),
+            ).fetchall()
         return [(int(a), str(e), d, s) for a, e, d, s in rows]
 
     def outbox(self, bic: str) -> list[tuple[int, str, str, str | None, int]]:
@@ -257,7 +289,9 @@ class ViewStore:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT id, msg_def, sha256, uetr, created_ns FROM outbox WHERE to_bic = ? "
-                "ORDER BY id", (bic,)).fetchall()  # fmt: skip
+                "ORDER BY id",
+                (bic,),
+            ).fetchall()
         return [(int(i), str(m), str(s), u, int(c)) for i, m, s, u, c in rows]
 
     # --- projections -----------------------------------------------------------------
@@ -266,11 +300,13 @@ class ViewStore:
     def applied_seq(self) -> int:
         with self._lock:
             row = self._connection.execute(
-                "SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)).fetchone()  # fmt: skip
+                "SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)
+            ).fetchone()
         return 0 if row is None else int(row[0])
 
-    def apply(self, seq: int, batch: Batch, result: BatchResult, events: Sequence[Event],
-              engine: Engine) -> None:  # fmt: skip
+    def apply(
+        self, seq: int, batch: Batch, result: BatchResult, events: Sequence[Event], engine: Engine
+    ) -> None:
         """Project one applied journal entry. Call in entry order, right after the engine
         applied it (``engine`` is read for why queued payments wait)."""
         outcomes, entries = _project(seq, batch, result, events, engine)
@@ -316,7 +352,7 @@ class ViewStore:
                 c.execute("BEGIN IMMEDIATE")
                 if applied == 0:
                     for table in _PROJECTION_TABLES:
-                        c.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+                        c.execute(f"DELETE FROM {table}")
                 c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_APPLIED_SEQ, str(applied)))
                 c.execute("COMMIT")
             self.stale = False
@@ -345,7 +381,9 @@ class ViewStore:
         with self._lock:
             rows = self._connection.execute(
                 "SELECT * FROM entries WHERE account_id = ? AND at_ns >= ? AND at_ns < ? "
-                "ORDER BY at_ns, seq, rowid", (account_id, from_ns, until_ns)).fetchall()  # fmt: skip
+                "ORDER BY at_ns, seq, rowid",
+                (account_id, from_ns, until_ns),
+            ).fetchall()
         return [Entry(r[0], r[1], r[2], int(r[3], 16), r[4], r[5], r[6], r[7]) for r in rows]
 
     def balance_before(self, account_id: int, at_ns: int) -> int:
@@ -353,7 +391,9 @@ class ViewStore:
         with self._lock:
             row = self._connection.execute(
                 "SELECT COALESCE(SUM(amount_minor), 0) FROM entries "
-                "WHERE account_id = ? AND at_ns < ?", (account_id, at_ns)).fetchone()  # fmt: skip
+                "WHERE account_id = ? AND at_ns < ?",
+                (account_id, at_ns),
+            ).fetchone()
         return int(row[0])
 
 
@@ -364,14 +404,18 @@ def _payment(row: tuple[object, ...]) -> PaymentRecord:
 
 
 _ENTRY_KINDS = {
-    Kind.TRANSFER: "transfer", Kind.POST_HOLD: "hold", Kind.ISSUE: "issue",
-    Kind.REDEEM: "redeem", Kind.PAYMENT: "payment",
-}  # fmt: skip
+    Kind.TRANSFER: "transfer",
+    Kind.POST_HOLD: "hold",
+    Kind.ISSUE: "issue",
+    Kind.REDEEM: "redeem",
+    Kind.PAYMENT: "payment",
+}
 _WAITING_ROWS = (ResultCode.OK, ResultCode.QUEUED)
 
 
-def _project(seq: int, batch: Batch, result: BatchResult, events: Sequence[Event],
-             engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:  # fmt: skip
+def _project(
+    seq: int, batch: Batch, result: BatchResult, events: Sequence[Event], engine: Engine
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     outcomes: list[tuple[object, ...]] = []
     entries: list[tuple[object, ...]] = []
     ts = result.timestamp_ns
@@ -382,35 +426,93 @@ def _project(seq: int, batch: Batch, result: BatchResult, events: Sequence[Event
             continue
         code = ResultCode(int(result.codes[row]))
         if code not in _WAITING_ROWS:
-            outcomes.append((_id_key(batch.command_id(row)), ts, seq, "rejected", code.reason,
-                             code.text, None))  # fmt: skip
+            outcomes.append(
+                (_id_key(batch.command_id(row)), ts, seq, "rejected", code.reason, code.text, None)
+            )
     for event in events:
         if isinstance(event, PaymentQueued):
             view = engine.waiting(event.payment_id)
             reason, text = (view.reason, view.text) if view is not None else (None, None)
-            outcomes.append((_id_key(event.payment_id), event.timestamp_ns, seq, "queued",
-                             reason, text, None))  # fmt: skip
+            outcomes.append(
+                (_id_key(event.payment_id), event.timestamp_ns, seq, "queued", reason, text, None)
+            )
         elif isinstance(event, PaymentSettled):
             key = _id_key(event.payment_id)
-            outcomes.append((key, event.timestamp_ns, seq, "settled", None,
-                             event.currency, event.run_id or None))  # fmt: skip
-            entries.append((event.debit_account_id, event.timestamp_ns, seq, key,
-                            -event.amount_minor, event.credit_account_id, "payment",
-                            event.run_id or None))  # fmt: skip
-            entries.append((event.credit_account_id, event.timestamp_ns, seq, key,
-                            event.amount_minor, event.debit_account_id, "payment",
-                            event.run_id or None))  # fmt: skip
+            outcomes.append(
+                (
+                    key,
+                    event.timestamp_ns,
+                    seq,
+                    "settled",
+                    None,
+                    event.currency,
+                    event.run_id or None,
+                )
+            )
+            entries.append(
+                (
+                    event.debit_account_id,
+                    event.timestamp_ns,
+                    seq,
+                    key,
+                    -event.amount_minor,
+                    event.credit_account_id,
+                    "payment",
+                    event.run_id or None,
+                )
+            )
+            entries.append(
+                (
+                    event.credit_account_id,
+                    event.timestamp_ns,
+                    seq,
+                    key,
+                    event.amount_minor,
+                    event.debit_account_id,
+                    "payment",
+                    event.run_id or None,
+                )
+            )
         elif isinstance(event, PaymentRejected):
             name = "cancelled" if event.code == ResultCode.CANCELLED else "rejected"
-            outcomes.append((_id_key(event.payment_id), event.timestamp_ns, seq, name,
-                             event.code.reason, event.code.text, None))  # fmt: skip
+            outcomes.append(
+                (
+                    _id_key(event.payment_id),
+                    event.timestamp_ns,
+                    seq,
+                    name,
+                    event.code.reason,
+                    event.code.text,
+                    None,
+                )
+            )
         elif isinstance(event, TransferSettled):
             key = _id_key(event.command_id)
             kind = _ENTRY_KINDS.get(event.kind, "transfer")
-            entries.append((event.debit_account_id, event.timestamp_ns, seq, key,
-                            -event.amount_minor, event.credit_account_id, kind, None))  # fmt: skip
-            entries.append((event.credit_account_id, event.timestamp_ns, seq, key,
-                            event.amount_minor, event.debit_account_id, kind, None))  # fmt: skip
+            entries.append(
+                (
+                    event.debit_account_id,
+                    event.timestamp_ns,
+                    seq,
+                    key,
+                    -event.amount_minor,
+                    event.credit_account_id,
+                    kind,
+                    None,
+                )
+            )
+            entries.append(
+                (
+                    event.credit_account_id,
+                    event.timestamp_ns,
+                    seq,
+                    key,
+                    event.amount_minor,
+                    event.debit_account_id,
+                    kind,
+                    None,
+                )
+            )
         elif isinstance(event, LsmRun):
             continue  # each payment of the run has its own PaymentSettled with the run id
     return outcomes, entries
@@ -430,8 +532,9 @@ class TrackEvent:
 def track(views: ViewStore, uetr: str) -> list[TrackEvent]:
     """A UETR's life: messages received and routed, and what the engine did with it and
     with any return of it, oldest first."""
-    steps = [TrackEvent(at, event, detail or "", sha) for at, event, detail, sha
-             in views.history(uetr)]  # fmt: skip
+    steps = [
+        TrackEvent(at, event, detail or "", sha) for at, event, detail, sha in views.history(uetr)
+    ]
     for record in views.payments_of_uetr(uetr):
         for outcome in views.outcomes(record.payment_id):
             event = outcome.event
