@@ -478,20 +478,22 @@ class Engine:
             return ResultCode.AMOUNT_NEGATIVE
         if amount > self.settings.amount_minor_max:
             return ResultCode.AMOUNT_OVER_LIMIT
-        debit = self._slot(int(batch.debit[row]))
-        credit = self._slot(int(batch.credit[row]))
-        flags_d = int(self._acc_flags[debit]) if debit >= 0 else 0
-        flags_c = int(self._acc_flags[credit]) if credit >= 0 else 0
-        for failed, code in (
-            (debit < 0, ResultCode.DEBIT_ACCOUNT_NOT_FOUND),
-            (credit < 0, ResultCode.CREDIT_ACCOUNT_NOT_FOUND),
-            (debit == credit, ResultCode.ACCOUNTS_MUST_DIFFER),
-            (flags_d & kernel.ACC_CLOSED, ResultCode.DEBIT_ACCOUNT_CLOSED),
-            (flags_c & kernel.ACC_CLOSED, ResultCode.CREDIT_ACCOUNT_CLOSED),
-            ((flags_d | flags_c) & kernel.ACC_ISSUANCE, ResultCode.ISSUANCE_ACCOUNT_FORBIDDEN),
-        ):
-            if failed:
-                return code
+        index = self._account_index
+        debit = index.get(int(batch.debit[row]), -1)
+        credit = index.get(int(batch.credit[row]), -1)
+        if debit < 0:
+            return ResultCode.DEBIT_ACCOUNT_NOT_FOUND
+        if credit < 0:
+            return ResultCode.CREDIT_ACCOUNT_NOT_FOUND
+        if debit == credit:
+            return ResultCode.ACCOUNTS_MUST_DIFFER
+        flags_d, flags_c = int(self._acc_flags[debit]), int(self._acc_flags[credit])
+        if flags_d & kernel.ACC_CLOSED:
+            return ResultCode.DEBIT_ACCOUNT_CLOSED
+        if flags_c & kernel.ACC_CLOSED:
+            return ResultCode.CREDIT_ACCOUNT_CLOSED
+        if (flags_d | flags_c) & kernel.ACC_ISSUANCE:
+            return ResultCode.ISSUANCE_ACCOUNT_FORBIDDEN
         sender = self._participants[int(self._acc_participant[debit])]
         if sender.suspended:
             return ResultCode.DEBIT_PARTICIPANT_SUSPENDED
