@@ -437,6 +437,8 @@ _ADMIN_FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "payment_ids": (tuple,),
     "quote_id": (int,),
     "provider_bic": (str,),
+    "sender_bic": (str,),
+    "message_sha256": (str,),
     "from_currency": (str,),
     "to_currency": (str,),
     "rate": (str,),

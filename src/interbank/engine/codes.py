@@ -60,6 +60,7 @@ class ResultCode(IntEnum):
     PROVIDER_ACCOUNTS_MISSING = 66
     PVP_SAME_CURRENCY = 67
     QUOTE_INVALID = 68
+    DIGEST_INVALID = 69
     # Administrative commands (applied outside the transfer kernel).
     BIC_INVALID = 40
     PARTICIPANT_EXISTS = 41
@@ -223,6 +224,7 @@ _REASONS: dict[ResultCode, tuple[str, str]] = {
         "AM03",
         "both accounts hold the same currency: send a payment, not a cross-currency one",
     ),
+    ResultCode.DIGEST_INVALID: ("FF01", "a message hash is 64 lower-case hexadecimal characters"),
     ResultCode.QUOTE_INVALID: (
         "FF01",
         "a quote needs two different currencies, 0 < minimum <= maximum, a fee below the "

@@ -46,6 +46,7 @@ class Kind(IntEnum):
     START_OF_DAY = 31
     PUBLISH_QUOTE = 32
     WITHDRAW_QUOTE = 33
+    RECORD_MESSAGE = 34
 
 
 MONEY_KIND_MAX = 15  # kinds up to here are money commands in the columnar batch
@@ -353,6 +354,16 @@ class WithdrawQuote:
     by_bic: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordMessage:
+    """Put the hash of a received message into the journal (tamper evidence for the
+    bytes kept in the view store). No effect on balances; journaled like every command."""
+
+    id: int
+    sender_bic: str
+    message_sha256: str  # 64 lower-case hex characters
+
+
 MoneyCommand = Transfer | Hold | PostHold | VoidHold | Issue | Redeem | Payment | CrossPayment
 RtgsCommand = (
     CancelPayment
@@ -367,6 +378,7 @@ RtgsCommand = (
     | StartOfDay
     | PublishQuote
     | WithdrawQuote
+    | RecordMessage
 )
 AdminCommand = (
     RegisterParticipant
@@ -406,6 +418,7 @@ KIND_OF: dict[type, Kind] = {
     StartOfDay: Kind.START_OF_DAY,
     PublishQuote: Kind.PUBLISH_QUOTE,
     WithdrawQuote: Kind.WITHDRAW_QUOTE,
+    RecordMessage: Kind.RECORD_MESSAGE,
 }
 COMMAND_OF: dict[Kind, type] = {kind: cls for cls, kind in KIND_OF.items()}
 

@@ -48,6 +48,7 @@ from interbank.engine.commands import (
     Priority,
     PublishQuote,
     ReactivateParticipant,
+    RecordMessage,
     RegisterParticipant,
     ResolveGridlock,
     Result,
@@ -71,6 +72,7 @@ _DIGEST_FORMAT = b"interbank-state-v1"
 _NAME_LENGTH_MAX = 140
 _INT64_MAX = 2**63 - 1
 # ISO 9362: 4 party-prefix, 2 country, 2 suffix characters, then an optional branch.
+_SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 _BIC_PATTERN = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 
 
@@ -641,6 +643,12 @@ class Engine:
             self._acc_floor[slot] = -line
             if slot in self._queues.by_sender:  # more credit may release its queue
                 self._queues.dirty.add(int(self._acc_currency[slot]))
+            return ResultCode.OK
+        if isinstance(command, RecordMessage):
+            if _SHA256_PATTERN.fullmatch(command.message_sha256) is None:
+                return ResultCode.DIGEST_INVALID
+            if canonical_bic(command.sender_bic) not in self._participant_index:
+                return ResultCode.PARTICIPANT_NOT_FOUND
             return ResultCode.OK
         fx: CrossCurrency = self._fx
         if isinstance(command, PublishQuote):
