@@ -274,11 +274,6 @@ def test_till_before_from_is_refused() -> None:
     assert net.state() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a payment that enters already inside its TILL warning window is warned "
-    "only at the next batch, so if that batch is at or after TILL it is rejected unwarned",
-)
 def test_payment_entering_inside_the_warning_window_is_warned_at_entry() -> None:
     net = Network()
     till_ns = net.now_ns + 1_500  # entry is one tick (1,000) later: 500 before TILL
@@ -387,11 +382,6 @@ def test_queue_management_of_a_payment_not_waiting(what: str, case: str) -> None
     assert net.state() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: cancelling a waiting high payment at the head of its sender's queue "
-    "starts no liquidity-saving run, so the payments it blocked wait although they fit",
-)
 def test_cancelling_the_blocking_head_releases_the_payment_behind_it() -> None:
     # A=50: H1 100 waits, H2 10 waits behind it (FIFO). Cancel H1: H2 fits (10 <= 50).
     net = Network({"A": 50})
@@ -401,11 +391,6 @@ def test_cancelling_the_blocking_head_releases_the_payment_behind_it() -> None:
     assert net.settled_ids() == {h2}  # actual: nothing settles; H2 says "next run"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a TILL rejection of the payment at the head of a queue starts no run, so "
-    "the payments it blocked wait although they fit",
-)
 def test_till_rejection_of_the_blocking_head_releases_the_payment_behind_it() -> None:
     net = Network({"A": 50})
     till_ns = net.now_ns + 10_000
@@ -587,11 +572,6 @@ def test_entry_settles_at_once_when_cover_allows() -> None:
     assert net.runs() == []  # run 0: settled alone, no liquidity-saving run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a full queue (queue_payments_max) refuses with QUEUE_FULL even a "
-    "payment that settles at entry and never needs a place in the queue",
-)
 def test_full_queue_still_settles_a_payment_that_need_not_wait() -> None:
     from dataclasses import replace
 
@@ -641,11 +621,6 @@ def test_start_of_day_resets_limit_positions() -> None:
     assert net.pay("A", "B", 1)[1].code == QUEUED  # and 100 again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: StartOfDay resets limit positions but starts no run, so a payment "
-    "waiting on a limit (a day started without EndOfDay) waits although it now fits",
-)
 def test_start_of_day_runs_the_payments_its_reset_frees() -> None:
     net = Network({"A": 1_000})
     net.send_one(SetBilateralLimit(net.next_id(), BICS["A"], BICS["B"], "EUR", 100))

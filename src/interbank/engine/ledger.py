@@ -361,6 +361,14 @@ class Engine:
         undo = 4 * rows
         s = self.settings
         self._sorted_account_slots()
+        # The kernel reads this only on hold rows: sized for the batch when it has any.
+        has_holds = bool(np.any(batch.kind[start:stop] == Kind.HOLD))
+        hold_id_taken = np.zeros(len(batch) if has_holds else 0, dtype=np.uint8)
+        if has_holds and holds_before:
+            kernel.holds_taken(
+                batch.kind, batch.id_hi, batch.id_lo, start, stop,
+                self._hold_keys_hi, self._hold_keys_lo, self._hold_vals, hold_id_taken,
+            )  # fmt: skip
         settled: int = kernel.apply_money(
             start, stop, timestamp_ns,
             batch.kind, batch.flags, batch.id_hi, batch.id_lo, batch.debit, batch.credit,
@@ -377,7 +385,7 @@ class Engine:
             self._meta, s.amount_minor_max, s.balance_minor_abs_max, s.holds_max,
             codes, replayed, row_ring,
             np.empty(undo, dtype=np.int64), np.empty(undo, dtype=np.int64),
-            np.empty(undo, dtype=np.int64), np.empty(undo, dtype=np.int64),
+            np.empty(undo, dtype=np.int64), np.empty(undo, dtype=np.int64), hold_id_taken,
         )  # fmt: skip
         for hold in range(holds_before, int(self._meta[kernel.META_HOLDS])):
             expires_ns = int(self._hold_expires_ns[hold])

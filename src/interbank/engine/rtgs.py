@@ -175,8 +175,6 @@ class Queues:
             return ResultCode.DAY_CLOSED
         if payment.till_ns and payment.till_ns <= now_ns:
             return ResultCode.TILL_PASSED
-        if len(self.waiting) >= self._engine.settings.queue_payments_max:
-            return ResultCode.QUEUE_FULL
         payment.order = self.order_next
         self.order_next += 1
         if payment.from_ns <= now_ns and not self._blocked_by_order(payment):
@@ -187,8 +185,14 @@ class Queues:
             if offset:
                 self._settle([payment, *offset], "offset", now_ns)
                 return ResultCode.OK
+        if len(self.waiting) >= self._engine.settings.queue_payments_max:
+            return ResultCode.QUEUE_FULL  # only what must wait needs a place
         self._enqueue(payment)
         self.events.append(PaymentQueued(payment.payment_id, now_ns))
+        warning_ns = self._engine.settings.till_warning_ns
+        if payment.till_ns and payment.till_ns - warning_ns <= now_ns:
+            payment.warned = True  # it arrived inside its warning window: warn now
+            self.events.append(TillWarning(payment.payment_id, payment.till_ns, now_ns))
         self.dirty.add(payment.currency)
         return ResultCode.QUEUED
 
@@ -388,6 +392,7 @@ class Queues:
 
     def _reject(self, payment: Waiting, code: ResultCode, now_ns: int) -> None:
         self._dequeue(payment)
+        self.dirty.add(payment.currency)  # it may have blocked others of its sender
         self.events.append(PaymentRejected(payment.payment_id, code, now_ns))
 
     # --- gridlock resolution ------------------------------------------------------------------
@@ -564,6 +569,7 @@ class Queues:
 
     def start_of_day(self, currency: int) -> None:
         self.closed_days.discard(currency)
+        self.dirty.add(currency)  # fresh limit positions may release waiting payments
         for flows in (self.flow_normal, self.flow_total):
             for key in [k for k in flows if k[2] == currency]:
                 del flows[key]
