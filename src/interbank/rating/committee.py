@@ -263,11 +263,7 @@ class Agency:
         with self._store.writing():
             self._catch_up()
             state = self._fold.state
-            if state.problems:
-                raise DamagedStoreError(
-                    f"the agency store {self.path} is damaged ({state.problems[0]}); "
-                    "nothing more is written until it is restored"
-                )
+            self._refuse_if_damaged(state)
             author = state.rater_of_key(public_key_hex(key))
             check(state, author)
             record = self._store.append(kind, author.rater_id, body, key, _stamp(self._clock))
@@ -278,6 +274,13 @@ class Agency:
                     f"the store refused its own record: {self._fold.state.problems[-1]}"
                 )
         return record
+
+    def _refuse_if_damaged(self, state: AgencyState) -> None:
+        if state.problems:
+            raise DamagedStoreError(
+                f"the agency store {self.path} is damaged ({state.problems[0]}); "
+                "nothing more is written until it is restored"
+            )
 
     # --- steps --------------------------------------------------------------------
 
@@ -325,6 +328,7 @@ class Agency:
     ) -> Proposal:
         bic = bic.strip().upper()
         state = self.state
+        self._refuse_if_damaged(state)
         reports = state.reports_of(bic)
         if not reports:
             raise WorkflowError(f"no financials recorded for {bic}; load them first")
