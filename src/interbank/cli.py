@@ -944,6 +944,14 @@ def iso_track(
         out.print(f"{when}Z {step.event:<10} {step.detail}{message}", markup=False)
 
 
+# --- rating: the credit agency (its commands are in cli_rating.py) ---------------------------
+
+# cli_rating imports only typer and rich at module level, so --help stays fast.
+from interbank.cli_rating import rating_app  # noqa: E402
+
+app.add_typer(rating_app, name="rating")
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
@@ -974,6 +982,15 @@ def bench(
     JSON with --json). Progress goes to stderr.
     """
     err = Console(stderr=True, highlight=False, log_path=False)
+    if suite == "rating":
+        from interbank import benchmark_rating
+
+        with _user_errors():
+            rating_report = benchmark_rating.measure(quick=quick, progress=lambda m: err.log(m))
+        if not as_json:
+            _stdout().print(benchmark_rating.render_table(rating_report))
+        _print_json(rating_report.figures())
+        return
     if suite == "iso":
         from interbank import benchmark_iso
 
