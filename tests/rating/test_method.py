@@ -219,7 +219,8 @@ def test_credit_line_is_collateral_after_haircuts_capped_by_net_debit_cap() -> N
     assert de_minimis.credit_line_minor == 400_000_000_00  # the cap binds
     zero = controls_for(METHOD, Grade.of("B"), capital, "CNY", pool)
     assert zero.net_debit_cap_minor == 0 and zero.credit_line_minor == 0
-    suspended = controls_for(METHOD, Grade.of("CCC+"), capital, "CNY", pool)
+    assert not de_minimis.credit_suspended  # BB- is the last grade with credit
+    suspended = controls_for(METHOD, Grade.of("B+"), capital, "CNY", pool)
     assert suspended.credit_suspended and not suspended.participant_suspended
     defaulted = controls_for(METHOD, Grade.of("D"), capital, "CNY", pool)
     assert defaulted.participant_suspended and defaulted.credit_line_minor == 0
