@@ -47,6 +47,7 @@ from interbank.engine import (
     Transfer,
     VoidHold,
 )
+from interbank.engine.commands import CrossPayment, Priority, PublishQuote, WithdrawQuote
 
 UUID_TEXT = "3f2b8c1e-6a4d-4e8f-9b0a-1c2d3e4f5a6b"
 UUID_INT = uuid.UUID(UUID_TEXT).int
@@ -72,6 +73,11 @@ EXAMPLES: list[tuple[Command, str | None]] = [
     (SetCreditLine(16, 701, 0), None),
     (SuspendParticipant(17, "PDBKCNGZ"), None),
     (ReactivateParticipant(18, "PDBKCNGZ"), None),
+    # FX; the rest of their cases are in tests/fx/test_fx_command_json.py
+    (CrossPayment(19, 601, 702, 10050), "CNY"),
+    (CrossPayment(20, 601, 702, 10050, UUID_INT, Priority.HIGH, 5_000), None),
+    (PublishQuote(21, "PDBKCNGZ", "CNY", "RUB", "12.6543", 100, 10**9, 2**62, 50), None),
+    (WithdrawQuote(22, 21, "PDBKCNGZ"), None),
 ]
 
 
