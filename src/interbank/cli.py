@@ -131,6 +131,7 @@ def _user_errors(db: str | None = None) -> Iterator[None]:
     )
     from interbank.node import NodeError
 
+    db = _shown(db) if db else db
     where = f" at {db}" if db else ""
     try:
         yield
@@ -184,6 +185,16 @@ def _open_node(db: str, *, create: bool = False) -> Any:
     return Node.open(db, create=create)
 
 
+def _shown(db: str) -> str:
+    """``db`` for messages: a password in a postgresql:// URL is masked."""
+    if "://" not in db or "@" not in db:
+        return db
+    scheme, rest = db.split("://", 1)
+    credentials, at, place = rest.rpartition("@")
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}{at}{place}"
+
+
 def _sqlite_path(db: str) -> Path | None:
     """The file of a SQLite network (a path or sqlite:// + path), or None for a server URL."""
     if db.startswith("sqlite://"):
@@ -235,6 +246,11 @@ def init(
         path = _sqlite_path(db)
         if path is not None and path.exists():
             raise UserError(f"{db} already exists; choose another --db", EXIT_USAGE)
+        if path is None and _server_journal_exists(db):
+            raise UserError(
+                f"{_shown(db)} already holds a network; choose another --db or ?schema=",
+                EXIT_USAGE,
+            )
         with _open_node(db, create=True) as node:
             accounts = 0
             if demo_network:
@@ -246,6 +262,16 @@ def init(
             _stdout().print(f"created an empty network at {db}")
             if demo_network:
                 _stdout().print(f"registered the demo network: {accounts} accounts")
+
+
+def _server_journal_exists(db: str) -> bool:
+    from interbank.journal import JournalNotFoundError, open_journal
+
+    try:
+        open_journal(db).close()
+    except JournalNotFoundError:
+        return False
+    return True
 
 
 def _build_demo_network(node: Any, seed: int) -> int:
@@ -960,7 +986,10 @@ app.add_typer(rating_app, name="rating")
 def bench(
     suite: Annotated[
         str,
-        typer.Argument(help="'core' (engine, node, replay) or 'iso' (ISO 20022 gateway)."),
+        typer.Argument(
+            help="'core' (engine, node, replay), 'iso' (ISO 20022 gateway) or 'pg' (the "
+            "node on the PostgreSQL journal: pg_durable_tps)."
+        ),
     ] = "core",
     quick: Annotated[
         bool, typer.Option("--quick", help="A short run (seconds), fewer repetitions.")
@@ -1000,8 +1029,17 @@ def bench(
             _stdout().print(benchmark_iso.render_table(iso_report))
         _print_json(iso_report)
         return
+    if suite == "pg":
+        from interbank import benchmark_pg
+
+        with _user_errors():
+            pg_report = benchmark_pg.measure(quick=quick, pg_url=pg, progress=lambda m: err.log(m))
+        if not as_json:
+            _stdout().print(benchmark_pg.render_table(pg_report))
+        _print_json(pg_report.figures())
+        return
     if suite != "core":
-        raise UserError(f"unknown benchmark suite {suite!r}: core or iso", EXIT_USAGE)
+        raise UserError(f"unknown benchmark suite {suite!r}: core, iso or pg", EXIT_USAGE)
     from interbank import benchmark
 
     with _user_errors():
@@ -1009,6 +1047,103 @@ def bench(
     if not as_json:
         _stdout().print(benchmark.render_table(report))
     _print_json(report.figures())
+
+
+# --- follow -----------------------------------------------------------------------------------
+
+# Sent to a running `interbank follow` to promote it (documented in docs/commands.md).
+FOLLOW_PROMOTE_SIGNAL = "SIGUSR1"
+
+
+@app.command()
+@_guarded
+def follow(
+    db: DbOption = DB_DEFAULT,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            "--promote",
+            help="Become the writer now: take the writer lock (refused while the primary "
+            "holds it), apply what is left, continue the chain as the node.",
+        ),
+    ] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Catch up, report, exit (with --promote: after promoting)."),
+    ] = False,
+    poll_interval_ms: Annotated[
+        int, typer.Option(min=1, max=60_000, help="Longest wait between reads of the journal.")
+    ] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """Follow the journal at --db: a read-only engine that applies every new entry.
+
+    Recovers from the newest snapshot, then applies each entry the writer commits,
+    checking its hash-chain link, and prints its head seq and state digest (one JSON
+    object per line with --json). PostgreSQL wakes it by LISTEN/NOTIFY (polling as
+    fallback); on SQLite it polls. `kill -USR1 PID` (or --promote) promotes it: it
+    becomes the writer and holds the network until SIGTERM or Ctrl-C, then closes
+    cleanly with a snapshot. SIGTERM or Ctrl-C stop a follower (exit 0).
+    """
+    import signal
+
+    from interbank.follower import Follower, FollowerSettings, FollowerStatus
+    from interbank.journal import JournalLockedError
+
+    requested = {"stop": False, "promote": promote}
+
+    promote_signal = signal.Signals[FOLLOW_PROMOTE_SIGNAL]
+
+    def on_signal(signum: int, frame: object) -> None:
+        requested["promote" if signum == promote_signal else "stop"] = True
+
+    def say(event: str, status: FollowerStatus) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps({"event": event, **asdict(status)}) + "\n")
+        else:
+            how = "NOTIFY" if status.listening else "polling"
+            sys.stdout.write(
+                f"{event}: seq {status.head_seq} digest {status.digest} "
+                f"({status.entries_applied} entries applied, {how})\n"
+            )
+        sys.stdout.flush()  # a pipe reader sees each line as it happens
+
+    handled = (promote_signal, signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, on_signal) for number in handled}
+    try:
+        with _user_errors(db):
+            follower = Follower.open(
+                db, settings=FollowerSettings(poll_interval_ms=poll_interval_ms)
+            )
+            node = None
+            try:
+                say("recovered", follower.status())
+                while node is None and not requested["stop"]:
+                    follower.run(say, stop=lambda: requested["stop"] or requested["promote"],
+                                 once=once and not promote)  # fmt: skip
+                    if not requested["promote"] or requested["stop"]:
+                        break
+                    try:
+                        node = follower.promote()
+                    except JournalLockedError:
+                        if promote:
+                            raise
+                        # Asked by signal while the primary still writes: keep following.
+                        requested["promote"] = False
+                        say("promote_refused", follower.status())
+                if node is None:
+                    say("stopped", follower.status())
+                    return
+            finally:
+                follower.close()
+            with node:
+                status = follower.status()
+                say("promoted", status)
+                while not once and not requested["stop"]:
+                    time.sleep(poll_interval_ms / 1000)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 # --- entry point ------------------------------------------------------------------------------

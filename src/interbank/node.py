@@ -50,6 +50,7 @@ from interbank.journal import (
     Head,
     JournalBackend,
     JournalError,
+    JournalUnavailableError,
     Recovery,
     ReplayStats,
     SnapshotRecord,
@@ -123,6 +124,15 @@ class NodeFailedError(NodeError):
     """The node stopped itself after an error that left its state uncertain.
 
     Nothing acknowledged is lost: reopening the journal recovers the durable state.
+    """
+
+
+class NodeUnavailableError(NodeFailedError):
+    """The journal's database cannot be reached: the batch was not acknowledged.
+
+    It may or may not be durable; resubmitting it with the same ids is safe (the
+    idempotency window answers what did commit). The node rebuilds its state from the
+    journal by itself at the next submit once the database answers; no reopen needed.
     """
 
 
@@ -209,7 +219,8 @@ class Node:
         create: bool = False,
         on_applied: AppliedHook | None = None,
     ) -> Node:
-        """Open the journal at ``db`` (a SQLite path), recover the state, and be ready.
+        """Open the journal at ``db`` (a SQLite path or a postgresql:// URL), recover the
+        state, and be ready.
 
         ``create`` makes a new journal when there is none. ``engine_settings`` are
         stored in a new journal; for an existing one they default to the stored ones and
@@ -441,7 +452,9 @@ class Node:
             self._writer_busy = False
 
     def _raise_unless_open(self) -> None:
-        if self._state.failure is not None:
+        failure = self._state.failure
+        # An unreachable journal is not fatal: the writer tries to recover (_recovered).
+        if failure is not None and not isinstance(failure, JournalUnavailableError):
             raise NodeFailedError(
                 f"the node stopped after an error: {self._state.failure!r}; reopen it"
             )
@@ -485,8 +498,8 @@ class Node:
     def _commit_group(self, group: list[_Request]) -> None:
         """Stamp, append, apply, answer: the writer loop's one step."""
         state = self._state
-        if state.failure is not None:
-            self._answer(group, None, NodeFailedError(f"the node stopped: {state.failure!r}"))
+        if state.failure is not None and not self._recovered():
+            self._answer(group, None, _stopped("the node stopped", state.failure))
             return
         batch = Batch.concat([request.batch for request in group])
         # The one clock read in the system. Strictly rising, even if the clock steps back.
@@ -533,10 +546,14 @@ class Node:
             self._backend.append([entry])
         except BaseException as error:
             if self._append_undone(error):
-                self._answer(group, None, error)  # not journaled: callers may retry
+                # Not journaled: callers may retry.
+                unreachable = isinstance(error, JournalUnavailableError)
+                answer = _stopped(f"entry {entry.seq}", error) if unreachable else error
+                self._answer(group, None, answer)
             else:
-                failure = NodeFailedError(f"appending entry {entry.seq}: {error!r}")
-                self._answer(group, None, failure)
+                # The failure the node stopped on (the head check may have failed worse).
+                stop = state.failure or error
+                self._answer(group, None, _stopped(f"appending entry {entry.seq}", stop))
             return None
         with self._lock:
             state.head = Head.of(entry)
@@ -573,7 +590,7 @@ class Node:
             self._backend.append([entry])
         except BaseException as error:
             state.failure = error
-            self._answer(group, None, NodeFailedError(f"appending entry {entry.seq}: {error!r}"))
+            self._answer(group, None, _stopped(f"appending entry {entry.seq}", error))
             return None
         with self._lock:
             state.head = Head.of(entry)
@@ -605,8 +622,7 @@ class Node:
             entry = appended.result()  # durable from here on
         except BaseException as error:
             state.failure = error
-            failure = NodeFailedError(f"appending entry {head.seq + 1}: {error!r}")
-            self._answer(group, None, failure)
+            self._answer(group, None, _stopped(f"appending entry {head.seq + 1}", error))
             return None
         with self._lock:
             state.head = Head.of(entry)
@@ -616,6 +632,38 @@ class Node:
             self._answer(group, None, failure)
             return None
         return result
+
+    def _recovered(self) -> bool:
+        """Called by the writer on a stopped node: rebuild the state from the durable
+        journal if the stop was only an unreachable database; True when usable again.
+
+        The engine may be ahead of the journal (an append beside apply failed) or behind
+        it (an append committed but its answer was lost), so the state is recovered from
+        the journal, never patched. Each attempt fails fast while the database is away.
+        """
+        state = self._state
+        if not isinstance(state.failure, JournalUnavailableError):
+            return False
+        try:
+            recovery = recover(self._backend, self._engine.settings)
+        except BaseException as error:
+            # Still unreachable: this group fails, the next tries again. Anything else
+            # (the writer lock lost to another node, a broken chain) stops the node.
+            state.failure = error
+            return False
+        self._engine = recovery.engine
+        self.recovery = recovery
+        with self._lock:
+            state.head = recovery.head
+        state.commands_since_snapshot = recovery.commands_replayed
+        state.snapshot_seq = recovery.snapshot_seq
+        state.failure = None
+        logging.getLogger("interbank.node").warning(
+            "the journal at %s answers again: state recovered at seq %d",
+            self._backend.location,
+            recovery.head.seq,
+        )
+        return True
 
     def _append_entry(self, head: Head, timestamp_ns: int, payload: bytes) -> Entry:
         entry = next_entry(head, timestamp_ns, payload)
@@ -667,6 +715,8 @@ class Node:
         """Write a snapshot of the current state now; the seq it covers."""
         with self._writer_role():
             self._raise_unless_open()
+            if self._state.failure is not None and not self._recovered():
+                raise _stopped("no snapshot", self._state.failure)
             return self._write_snapshot()
 
     def _write_snapshot(self) -> int:
@@ -705,6 +755,16 @@ class Node:
         finally:
             with self._lock:
                 self._release_role()
+
+
+def _stopped(text: str, error: BaseException) -> NodeFailedError:
+    """The error callers get when the node could not commit their group."""
+    if isinstance(error, JournalUnavailableError):
+        return NodeUnavailableError(
+            f"{text}: {error}; not acknowledged: resubmit with the same ids once the "
+            "database answers (the node then recovers by itself)"
+        )
+    return NodeFailedError(f"{text}: {error!r}")
 
 
 # --- the boundary in front of the journal ------------------------------------------------
@@ -824,6 +884,7 @@ __all__ = [
     "NodeError",
     "NodeFailedError",
     "NodeSettings",
+    "NodeUnavailableError",
     "SettingsMismatchError",
     "replay",
     "verify",

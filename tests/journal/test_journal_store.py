@@ -22,6 +22,7 @@ from interbank.journal import (
     JournalFormatError,
     JournalLockedError,
     JournalNotFoundError,
+    JournalUnavailableError,
     entry_hash,
     next_entry,
     open_journal,
@@ -97,8 +98,8 @@ def test_opening_errors(tmp_path: Path) -> None:
     assert not Path(missing).exists()  # refusing must not leave an empty file behind
     with pytest.raises(JournalNotFoundError, match="no directory"):
         open_journal(str(tmp_path / "nowhere" / "x.db"), create=True)
-    with pytest.raises(BackendNotAvailableError, match="issue 5"):
-        open_journal("postgresql://user@localhost/interbank")
+    with pytest.raises(JournalUnavailableError, match="unreachable"):
+        open_journal("postgresql://user@127.0.0.1:1/interbank")  # nothing listens on port 1
     with pytest.raises(BackendNotAvailableError, match="scheme"):
         open_journal("nats://localhost/journal")
     not_sqlite = tmp_path / "text.db"

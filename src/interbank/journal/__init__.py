@@ -3,10 +3,11 @@
 It owns how entries are stored (one packed batch per entry, appended a group at a
 time in one durable transaction), the hash chain that makes them tamper-evident,
 engine snapshots, and rebuilding engine state from them (recovery, replay, verify).
-Storage sits behind ``JournalBackend``: SQLite is the embedded default, PostgreSQL a
-later second implementation. It may import only ``interbank.engine`` types and
-``interbank.money``; it never reads a clock for anything that reaches engine state
-(timestamps are stamped by the node's writer and stored in the entries).
+Storage sits behind ``JournalBackend``: SQLite is the embedded default, PostgreSQL
+(``postgres.py``, psycopg 3, imported only for a postgresql:// URL) the second
+implementation. It may import only ``interbank.engine`` types and ``interbank.money``
+(and psycopg for PostgreSQL); it never reads a clock for anything that reaches engine
+state (timestamps are stamped by the node's writer and stored in the entries).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from interbank.journal.backend import (
     JournalError,
     JournalFormatError,
     JournalLockedError,
+    JournalNotDurableError,
     JournalNotFoundError,
+    JournalUnavailableError,
     SnapshotInfo,
     SnapshotRecord,
 )
@@ -56,22 +59,26 @@ def open_journal(
     metadata: Mapping[str, str] | None = None,
 ) -> JournalBackend:
     """Open the journal at ``db``: a SQLite file path (or ``sqlite://`` + path), or a
-    ``postgresql://`` URL (not available yet: a clear BackendNotAvailableError).
+    ``postgresql://`` URL (``?schema=NAME`` picks the schema, default ``interbank``).
 
     ``create`` makes a new journal when there is none (``metadata`` is written then,
     and only then). ``writer`` takes the journal's single-writer lock.
     """
     if db.startswith(_POSTGRES_SCHEMES):
-        raise BackendNotAvailableError(
-            "the PostgreSQL journal backend is not in this version yet (it comes with "
-            "issue 5); use a SQLite file path for --db"
-        )
+        try:
+            from interbank.journal.postgres import PostgresJournal
+        except ImportError as error:
+            raise BackendNotAvailableError(
+                f"a postgresql:// journal needs psycopg 3 ({error}); install it with: "
+                "pip install 'interbank[postgres]'"
+            ) from None
+        return PostgresJournal.open(db, create=create, writer=writer, metadata=metadata)
     if db.startswith(_SQLITE_SCHEME):
         db = db.removeprefix(_SQLITE_SCHEME)
     elif "://" in db:
         scheme = db.split("://", 1)[0]
         raise BackendNotAvailableError(
-            f"unknown journal URL scheme {scheme!r}: give a SQLite file path"
+            f"unknown journal URL scheme {scheme!r}: give a SQLite file path or a postgresql:// URL"
         )
     return SqliteJournal.open(db, create=create, writer=writer, metadata=metadata)
 
@@ -88,7 +95,9 @@ __all__ = [
     "JournalError",
     "JournalFormatError",
     "JournalLockedError",
+    "JournalNotDurableError",
     "JournalNotFoundError",
+    "JournalUnavailableError",
     "Recovery",
     "ReplayStats",
     "SnapshotInfo",

@@ -5,7 +5,7 @@ A journal is an ordered list of entries; one entry is one packed command batch
 it, chained to the entry before it by a SHA-256 hash (see ``chain.py``). Snapshots of
 the engine state are stored beside the entries so that recovery does not replay from
 the first entry. ``JournalBackend`` is what a storage engine must provide: SQLite
-(``sqlite.py``) now, PostgreSQL later as a second implementation of the same protocol.
+(``sqlite.py``), the embedded default, and PostgreSQL (``postgres.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +47,17 @@ class BackendNotAvailableError(JournalError):
 
 class JournalLockedError(JournalError):
     """Another writer (another node process) holds this journal."""
+
+
+class JournalUnavailableError(JournalError):
+    """The journal's database cannot be reached now (a server backend lost its
+    connection, or cannot connect). Transient: the same call may work once the database
+    answers again. An append that fails so may or may not have committed; the head tells.
+    """
+
+
+class JournalNotDurableError(JournalError):
+    """The database is set up so that a commit would not survive a crash (fsync off)."""
 
 
 class ChainError(JournalError):
