@@ -6,6 +6,7 @@ that file tags them V, S or D; each test says which table it comes from.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -263,3 +264,27 @@ def test_method_file_from_disk(tmp_path: Path) -> None:
     draft.write_text("not = [toml")
     with pytest.raises(MethodError, match="not TOML"):
         load_method_file(draft)
+
+
+def test_the_published_grade_table_is_the_method_file() -> None:
+    """docs/rating-method.md's grade table says what methods/v1.toml does."""
+    from interbank.rating.scorecard import decimal_text
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/rating-method.md").read_text()
+    for notch, letters in enumerate(GRADES, start=1):
+        grade = Grade(notch)
+        row = re.search(
+            rf"^\| {re.escape(letters)} \| {notch} \| ([^|]+)\| ([^|]+)\| ([^|]+)\| ([^|]+)\|",
+            doc,
+            re.M,
+        )
+        assert row is not None, letters
+        bound, pd, cqs, multiple = (cell.strip() for cell in row.groups())
+        if notch <= 21:
+            assert Fraction(bound) == METHOD.score_lower_bounds[notch - 1], letters
+        assert Fraction(pd) == METHOD.pd_pct(grade), letters
+        assert cqs == str(METHOD.cqs(grade) or "—"), letters
+        assert Fraction(multiple) == METHOD.cap_band(grade).multiple, letters
+    for factor in METHOD.factors:
+        assert f"| `{factor.key}` |" in doc and f"| {factor.weight_pct} |" in doc
+    assert decimal_text(METHOD.pd_floor_pct) == "0.05" and "Table 24" in doc
