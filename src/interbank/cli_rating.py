@@ -552,7 +552,7 @@ def show(
             for p in state.proposals.values()
             if p.status == "open" and (bic is None or p.bic == bic.upper())
         ]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "bic": d.bic,
             "grade": d.grade.letters,

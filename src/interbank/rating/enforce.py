@@ -124,7 +124,7 @@ def enforce(
     pending = list(targets)
     for attempt in range(_ATTEMPTS_MAX):
         commands: list[Command] = []
-        planned: list[tuple[ControlTarget, AccountView, int]] = []
+        planned: list[tuple[ControlTarget, AccountView, int, int]] = []
         for target in pending:
             account = node.engine.account(target.account_id)
             if (
@@ -151,21 +151,17 @@ def enforce(
                 decision_hash, "line", str(target.account_id), line, round_number, attempt
             )
             commands.append(SetCreditLine(command_id, target.account_id, line))
-            planned.append((target, account, command_id))
+            planned.append((target, account, command_id, line))
         if not commands:
             break
         results = node.submit(commands)
         sent.extend(c.id for c in commands)
         retry: list[ControlTarget] = []
-        for (target, account, command_id), result in zip(planned, results, strict=True):
+        for (target, account, command_id, line), result in zip(planned, results, strict=True):
             if result.code == ResultCode.CREDIT_LINE_BELOW_USAGE and attempt + 1 < _ATTEMPTS_MAX:
                 retry.append(target)  # usage grew between the read and the command
                 continue
-            line_set = (
-                next(c.credit_line_minor for c in commands if c.id == command_id)
-                if result.ok
-                else account.credit_line_minor
-            )
+            line_set = line if result.ok else account.credit_line_minor
             usage = max(0, -account.available_minor)
             note = (
                 "at target"

@@ -268,7 +268,7 @@ class _Record:
             camels=Camels(**{k.removeprefix("camels_"): v for k, v in camels.items()}),
             sovereign_grade=sovereign,
             in_default=in_default,
-            **minor,  # type: ignore[arg-type]
+            **minor,
         )
 
     def text(self, name: str) -> str | None:

@@ -47,6 +47,7 @@ def render_report(state: AgencyState, bic: str, generated_at: str = "") -> str:
     if current is None:
         parts.append("<p><strong>Not rated.</strong> No rating has been decided for this bank.</p>")
     else:
+        assert card is not None  # a decided rating always has its scorecard
         parts.append(_summary(current, card))
     if card is not None:
         parts.append(_factors(card, current is None))
