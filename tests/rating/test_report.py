@@ -23,8 +23,9 @@ class _Tags(HTMLParser):
 
 def test_report_shows_rating_contributions_history_and_charts(staff: Staff) -> None:
     rate(staff, [report(reporting_date="2024-12-31")])
-    rate(staff, [report(problem_loans="400.00")])
+    rate(staff, [report(problem_loans="400.00", camels_management=3, camels_composite=2)])
     page = render_report(staff.agency.state, BIC, "2026-01-05")
+    assert "CAMELS: M 3, composite 2." in page
     parser = _Tags()
     parser.feed(page)
     assert parser.tags.count("svg") == 2

@@ -48,7 +48,7 @@ def render_report(state: AgencyState, bic: str, generated_at: str = "") -> str:
         parts.append("<p><strong>Not rated.</strong> No rating has been decided for this bank.</p>")
     else:
         assert card is not None  # a decided rating always has its scorecard
-        parts.append(_summary(current, card))
+        parts.append(_summary(state, current, card))
     if card is not None:
         parts.append(_factors(card, current is None))
         parts.append(_steps(card))
@@ -72,7 +72,26 @@ def _unrated_scorecard(state: AgencyState, bic: str) -> Scorecard | None:
     return score_bank(load_method("1"), reports) if reports else None
 
 
-def _summary(decision: Decision, card: Scorecard) -> str:
+def _camels_text(state: AgencyState, decision: Decision) -> str:
+    """The supervisor's CAMELS scores of the rated report, where given."""
+    proposal = state.proposals[decision.proposal_seq]
+    camels = state.financials[(decision.bic, proposal.reporting_dates[-1])].camels
+    parts = [
+        f"{letter} {score}"
+        for letter, score in zip(
+            "CAMELS",
+            (camels.capital, camels.asset_quality, camels.management, camels.earnings,
+             camels.liquidity, camels.sensitivity),
+            strict=True,
+        )
+        if score is not None
+    ]  # fmt: skip
+    if camels.composite is not None:
+        parts.append(f"composite {camels.composite}")
+    return f" CAMELS: {', '.join(parts)}." if parts else ""
+
+
+def _summary(state: AgencyState, decision: Decision, card: Scorecard) -> str:
     watch = "<span class=watch>on watch</span>" if decision.watch else "not on watch"
     return (
         "<h2>Current rating</h2><div class=summary>"
@@ -84,6 +103,7 @@ def _summary(decision: Decision, card: Scorecard) -> str:
         f"<div>score <strong>{decimal_text(card.score)}</strong> of 100<br>"
         f"votes {decision.approvals} for, {decision.rejections} against</div></div>"
         f"<p class=muted>Financials of {escape(card.reporting_date)} in {escape(card.currency)}."
+        + _camels_text(state, decision)
         + "".join(f" {escape(n)}." for n in card.notes)
         + (f" Watch: {escape('; '.join(card.watch_reasons))}." if card.watch_reasons else "")
         + "</p>"
