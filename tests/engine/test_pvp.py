@@ -571,11 +571,6 @@ def test_a_waiting_pair_survives_snapshot_restore_and_settles_alike() -> None:
 # --- engine bugs, pinned: each turns green when the engine is fixed ---------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: EndOfDay rejects waiting RTGS payments but not waiting PvP pairs; "
-    "the pair settles later, booking a leg in the closed currency (notes/fx-engine-findings 1)",
-)
 def test_end_of_day_rejects_a_waiting_pair_in_that_currency() -> None:
     net = Net()
     net.fund(S, "CNY", 10**6)
@@ -592,11 +587,6 @@ def test_end_of_day_rejects_a_waiting_pair_in_that_currency() -> None:
     assert any(isinstance(e, PaymentRejected) and e.payment_id == payment for e in events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (or rule to decide): a pair waiting on a quote that its provider "
-    "withdraws still settles at the withdrawn rate (notes/fx-engine-findings 2)",
-)
 def test_withdrawing_a_quote_ends_the_pairs_waiting_on_it() -> None:
     net = Net()
     net.fund(S, "CNY", 10**6)
@@ -609,12 +599,6 @@ def test_withdrawing_a_quote_ends_the_pairs_waiting_on_it() -> None:
     assert net.balance(R, "JPY") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: CrossCurrency.retry makes one pass, so a pair whose cover is "
-    "brought by a pair settled later in the same pass keeps waiting until some later batch "
-    "settles something (notes/fx-engine-findings 3)",
-)
 def test_a_pair_unblocked_by_another_pair_settles_in_the_same_batch() -> None:
     net = Net()
     net.fund(S, "CNY", 10**6)

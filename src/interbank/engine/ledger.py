@@ -662,7 +662,7 @@ class Engine:
         if isinstance(command, PublishQuote):
             return fx.publish(command, self.timestamp_ns)
         if isinstance(command, WithdrawQuote):
-            return fx.withdraw(command.quote_id, command.by_bic)
+            return fx.withdraw(command.quote_id, command.by_bic, self.timestamp_ns)
         if isinstance(command, CancelPayment) and command.payment_id in fx.waiting:
             return fx.cancel(command.payment_id, command.by_bic, self.timestamp_ns)
         if isinstance(command, CancelPayment | ChangePriority | MovePayment):
@@ -775,6 +775,7 @@ class Engine:
         if isinstance(command, SettleSet):
             return queues.settle_set(cur, command.payment_ids, now)
         if isinstance(command, EndOfDay):
+            self._fx.end_of_day(cur, now)
             queues.end_of_day(cur, now)
             return ResultCode.OK
         assert isinstance(command, StartOfDay)

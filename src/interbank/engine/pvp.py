@@ -192,7 +192,9 @@ class CrossCurrency:
         )  # fmt: skip
         return ResultCode.OK
 
-    def withdraw(self, quote_id: int, by_bic: str | None) -> ResultCode:
+    def withdraw(self, quote_id: int, by_bic: str | None, now_ns: int) -> ResultCode:
+        """Take a quote back; pairs waiting on it end too (a firm quote withdrawn is no
+        longer a price anyone may settle at)."""
         quote = self.quotes.get(quote_id)
         if quote is None:
             return ResultCode.QUOTE_NOT_FOUND
@@ -200,7 +202,16 @@ class CrossCurrency:
         if by_bic is not None and e.canonical(by_bic) != e._participants[quote.provider].bic:
             return ResultCode.NOT_PAYMENT_SENDER
         del self.quotes[quote_id]
+        for pvp in sorted(self.waiting.values(), key=lambda p: p.payment_id):
+            if quote_id in pvp.route.quote_ids:
+                self._reject(pvp, ResultCode.QUOTE_NOT_FOUND, now_ns)
         return ResultCode.OK
+
+    def end_of_day(self, currency: int, now_ns: int) -> None:
+        """The day of a currency closed: every waiting pair with a leg in it ends."""
+        for pvp in sorted(self.waiting.values(), key=lambda p: p.payment_id):
+            if any(leg.currency == currency for leg in pvp.route.legs):
+                self._reject(pvp, ResultCode.END_OF_DAY_REJECTED, now_ns)
 
     def _drop_expired(self, now_ns: int) -> None:
         in_use = {q for w in self.waiting.values() for q in w.route.quote_ids}
@@ -402,10 +413,17 @@ class CrossCurrency:
         self._engine._queues.events.append(PaymentRejected(pvp.payment_id, code, now_ns))
 
     def retry(self, now_ns: int) -> None:
-        """Try every waiting cross-currency payment again, in queue order."""
-        for pvp in sorted(self.waiting.values(), key=lambda p: (-p.priority, p.order)):
-            if self._settle_if_possible(pvp, now_ns):
-                del self.waiting[pvp.payment_id]
+        """Try every waiting cross-currency payment again, in queue order, pass after
+        pass while a pass settles something (a settled pair can bring the next one its
+        cover), at most ``lsm_rounds_max`` passes."""
+        for _ in range(self._engine.settings.lsm_rounds_max):
+            settled = False
+            for pvp in sorted(self.waiting.values(), key=lambda p: (-p.priority, p.order)):
+                if self._settle_if_possible(pvp, now_ns):
+                    del self.waiting[pvp.payment_id]
+                    settled = True
+            if not settled:
+                return
 
     def cancel(self, payment_id: int, by_bic: str | None, now_ns: int) -> ResultCode:
         pvp = self.waiting.get(payment_id)
