@@ -312,13 +312,20 @@ def demo(
 ) -> None:
     """Build the demo network in one SQLite file and run a synthetic business day.
 
-    Five central banks (CNY, RUB, INR, BRL, ZAR) and 24 commercial banks; the day's
+    Five central banks (CNY, RUB, INR, BRL, ZAR), 24 commercial banks and three FX
+    providers; 3% of the day's payments are cross-currency (settled PvP). The day's
     payments go through the node (journal first, then engine) in batches. Ends with
     what settled per currency, rejections by reason code, throughput, and a verify.
     """
     from interbank.money import format_amount
     from interbank.node import verify
-    from interbank.sim import CURRENCIES, DaySummary, demo_network, plan_day
+    from interbank.sim import (
+        CROSS_PAYMENTS_PER_10K_DEMO,
+        CURRENCIES,
+        DaySummary,
+        demo_network,
+        plan_day,
+    )
 
     err = _stderr()
     with _user_errors(str(directory or "the demo folder")):
@@ -331,7 +338,10 @@ def demo(
             )
         network = demo_network(seed)
         with err.status("drawing the business day"):
-            plan = plan_day(network, payments, seed=seed, batch_rows=batch_rows)
+            plan = plan_day(
+                network, payments, seed=seed, batch_rows=batch_rows,
+                cross_payments_per_10k=CROSS_PAYMENTS_PER_10K_DEMO,
+            )  # fmt: skip
         summary = DaySummary(network)
         with _open_node(db, create=True) as node:
             accounts = _build_demo_network(node, seed)
@@ -374,7 +384,7 @@ def _run_day(
             start_ns = time.perf_counter_ns()
             result = node.submit_batch(batch)
             duration_ns += time.perf_counter_ns() - start_ns
-            summary.add(batch, result.codes, result.replayed)
+            summary.add(batch, result.codes, result.replayed, result.queue_events)
             rate = summary.rows / (duration_ns / 1e9) if duration_ns else 0.0
             progress.update(task, advance=len(batch), rate=f"{rate:,.0f} payments/s")
     return duration_ns / 1e9
@@ -414,6 +424,32 @@ def _demo_figures(
         "duration_s": round(duration_s, 3),
         "payments_per_s": round(payments_per_s, 1),
         "verify": _verify_figures(report),
+        "cross_currency": _cross_currency_figures(summary),
+    }
+
+
+def _cross_currency_figures(summary: DaySummary) -> dict[str, Any]:
+    """Cross-currency payments (PvP) per pair: count, value in and value out."""
+    from interbank.money import format_amount
+
+    return {
+        "payments": summary.cross_rows,
+        "settled": summary.cross_settled_total,
+        "queued_at_entry": summary.cross_queued,
+        "rejected_later": {c.name.lower(): n for c, n in summary.cross_rejected_later.items()},
+        "waiting": summary.cross_waiting_total,
+        "by_pair": {
+            f"{a}/{b}": {
+                "count": f.count,
+                "value_in": format_amount(f.in_minor, a),
+                "value_out": format_amount(f.out_minor, b),
+                "value_in_minor": f.in_minor,
+                "value_out_minor": f.out_minor,
+                "via_reference": f.via_reference,
+                "three_legs": f.three_legs,
+            }
+            for (a, b), f in sorted(summary.cross_by_pair.items())
+        },
     }
 
 
@@ -463,6 +499,25 @@ def _print_demo(
         rejected.add_row(reason, f"{count:,}", "; ".join(whys))
     rejected.add_row("all", f"{summary.rejected_total:,}", "", style="bold")
     out.print(rejected)
+
+    cross = Table(title="Cross-currency payments (PvP) by pair", title_justify="left")
+    for column in ("pair", "payments", "value in", "value out", "via reference", "3 legs"):
+        cross.add_column(column, justify="left" if column == "pair" else "right")
+    for (code_in, code_out), pair in sorted(summary.cross_by_pair.items()):
+        cross.add_row(
+            f"{code_in}/{code_out}", f"{pair.count:,}",
+            f"{_group_digits(format_amount(pair.in_minor, code_in))} {code_in}",
+            f"{_group_digits(format_amount(pair.out_minor, code_out))} {code_out}",
+            f"{pair.via_reference:,}", f"{pair.three_legs:,}",
+        )  # fmt: skip
+    cross.add_row("all", f"{summary.cross_settled_total:,}", "", "", "", "", style="bold")
+    out.print(cross)
+    later = ", ".join(f"{c.reason} {n:,}" for c, n in summary.cross_rejected_later.items())
+    out.print(
+        f"cross-currency: {summary.cross_rows:,} sent, {summary.cross_queued:,} waited for "
+        f"cover at entry (both legs or neither), {summary.cross_waiting_total:,} still waiting"
+        + (f", rejected while waiting: {later}" if later else "")
+    )
 
     out.print(
         f"resent payments answered from the idempotency window (no second effect): "

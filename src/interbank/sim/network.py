@@ -3,7 +3,11 @@
 All banks are fictional; their BICs follow ISO 9362 (bank code, the real ISO 3166
 country code of their home, a location code) so that the engine's checks treat them
 like real ones. Which foreign currencies a bank holds, how large it is, its credit
-lines and its opening funding are drawn from a seeded ``random.Random``.
+lines and its opening funding are drawn from a seeded ``random.Random``. Three FX
+providers (sim/fx.py) follow the commercial banks: they send no ordinary payments
+(weight 0), hold accounts in the currencies they quote, and publish their quotes as
+part of the setup. They draw nothing from the random source, so the banks and the
+day of a seed are the same with or without them.
 """
 
 from __future__ import annotations
@@ -16,10 +20,19 @@ from interbank.engine.commands import (
     Command,
     Issue,
     OpenAccount,
+    PublishQuote,
     RegisterParticipant,
     Role,
 )
 from interbank.money import currency
+from interbank.sim.fx import (
+    PROVIDER_FUNDING_REFERENCE,
+    PROVIDERS,
+    SimQuote,
+    demo_quotes,
+    provider_currencies,
+    sample_rates,
+)
 
 CURRENCIES: tuple[str, ...] = ("CNY", "RUB", "INR", "BRL", "ZAR")
 COUNTRY_OF: dict[str, str] = {"CNY": "CN", "RUB": "RU", "INR": "IN", "BRL": "BR", "ZAR": "ZA"}
@@ -104,6 +117,7 @@ class Network:
     seed: int
     banks: tuple[SimBank, ...]
     accounts: tuple[SimAccount, ...]
+    quotes: tuple[SimQuote, ...]  # the FX providers', published at setup
     _ids: tuple[int, ...] = field(repr=False)
 
     def central_bank(self, code: str) -> SimBank:
@@ -121,10 +135,12 @@ class Network:
         return None
 
     def setup_commands(self) -> list[Command]:
-        """Register every participant, open every account, fund it by an Issue.
+        """Register every participant, open every account, fund it by an Issue, then
+        publish the FX providers' quotes.
 
         Order matters: a central bank first (so its currency has an issuer), then its
-        issuance account, then the others, then the funding.
+        issuance account, then the others, then the funding; a quote needs its
+        provider's accounts in both currencies.
         """
         ids = iter(self._ids)
         commands: list[Command] = []
@@ -146,6 +162,13 @@ class Network:
         for account in self.accounts:
             if account.funding_minor > 0:
                 commands.append(Issue(next(ids), account.account_id, account.funding_minor))
+        for q in self.quotes:
+            commands.append(
+                PublishQuote(
+                    next(ids), q.provider_bic, q.from_currency, q.to_currency, q.rate,
+                    q.amount_min_minor, q.amount_max_minor, q.expires_at_ns, q.fee_minor,
+                )
+            )  # fmt: skip
         return commands
 
 
@@ -189,9 +212,20 @@ def demo_network(seed: int = 1) -> Network:
                     funding, weight,
                 )
             )  # fmt: skip
-    setup_count = len(banks) + 2 * len(accounts)
+    # The FX providers come after every draw the banks make (see the module docstring).
+    for plan in PROVIDERS:
+        banks.append(SimBank(plan.bic, plan.name, Role.DIRECT, plan.home_currency, weight=0))
+        number = len(banks)
+        for code in provider_currencies(plan):
+            ci = CURRENCIES.index(code) + 1
+            funding = to_minor(PROVIDER_FUNDING_REFERENCE, code)
+            accounts.append(
+                SimAccount(number * 100 + ci, plan.bic, code, AccountKind.SETTLEMENT, 0, funding, 0)
+            )
+    quotes = demo_quotes(sample_rates(), UNITS_PER_REFERENCE)
+    setup_count = len(banks) + 2 * len(accounts) + len(quotes)
     ids = tuple(uuid4_int(rng) for _ in range(setup_count))
-    network = Network(seed, tuple(banks), tuple(accounts), ids)
+    network = Network(seed, tuple(banks), tuple(accounts), quotes, ids)
     _check(network)
     return network
 
