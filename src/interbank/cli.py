@@ -709,16 +709,20 @@ def _chunks(units: Sequence[list[LineOutcome]], commands_max: int) -> Iterator[l
 
 
 def _say_apply_summary(results: Sequence[dict[str, Any]], atomic: bool) -> None:
-    counts = {"ok": 0, "rejected": 0, "refused": 0, "not_applied": 0}
+    counts = {"ok": 0, "pending": 0, "rejected": 0, "refused": 0, "not_applied": 0}
     for r in results:
         if r["status"] == "ACSC":
             counts["ok"] += 1
+        elif r["status"] == "PDNG":  # accepted, waiting to settle (a queued payment or pair)
+            counts["pending"] += 1
         elif r["result"] in ("refused", "not_applied"):
             counts[r["result"]] += 1
         else:
             counts["rejected"] += 1
     text = (
-        f"{len(results)} lines: {counts['ok']} ACSC, {counts['rejected']} RJCT by the network, "
+        f"{len(results)} lines: {counts['ok']} ACSC, "
+        + (f"{counts['pending']} PDNG (waiting), " if counts["pending"] else "")
+        + f"{counts['rejected']} RJCT by the network, "
         f"{counts['refused']} refused before reaching it, {counts['not_applied']} not applied"
     )
     if atomic and counts["refused"]:
@@ -1031,6 +1035,14 @@ def iso_track(
 from interbank.cli_rating import rating_app  # noqa: E402
 
 app.add_typer(rating_app, name="rating")
+
+
+# --- fx: reference rates, quotes, prices (its commands are in cli_fx.py) ---------------------
+
+# cli_fx imports only typer and rich at module level, so --help stays fast.
+from interbank.cli_fx import fx_app  # noqa: E402
+
+app.add_typer(fx_app, name="fx")
 
 
 # --- bench ------------------------------------------------------------------------------------

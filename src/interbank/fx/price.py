@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,6 +35,14 @@ from interbank.money import currency, format_amount
 RATE_SHOWN_DIGITS = 10
 BASIS_POINTS_SHOWN = Decimal("0.01")
 _BASIS_POINTS_PER_UNIT = 10_000
+# Ids up to this are written as JSON integers, larger ones as UUID strings: the same
+# rule as command_json.id_to_json, so readers whose numbers are doubles never round one.
+_ID_JSON_INT_MAX = 2**53 - 1
+
+
+def id_text(quote_id: int) -> int | str:
+    """A quote id as commands write it: an integer, or a UUID when it is that large."""
+    return quote_id if quote_id <= _ID_JSON_INT_MAX else str(uuid.UUID(int=quote_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +96,7 @@ class PricePresentation:
             "effective_rate": rate_text_shown(self.effective_rate),
             "fees": [
                 {
-                    "quote_id": s.quote_id,
+                    "quote_id": id_text(s.quote_id),
                     "fee": format_amount(s.fee_minor, s.from_currency),
                     "currency": s.from_currency,
                     "fee_minor": s.fee_minor,
@@ -123,7 +132,7 @@ class PricePresentation:
         for n, s in enumerate(self.steps, start=1):
             who = names.get(s.provider_bic, s.provider_bic)
             out.append(
-                f"conversion {n}     quote {s.quote_id} by {who}: "
+                f"conversion {n}     quote {id_text(s.quote_id)} by {who}: "
                 f"{format_amount(s.amount_from_minor, s.from_currency)} {s.from_currency}"
                 f" - fee {format_amount(s.fee_minor, s.from_currency)} {s.from_currency}"
                 f" at {s.rate_text} {s.to_currency} per {s.from_currency}"
@@ -277,7 +286,7 @@ def _markup_words(bp: Decimal) -> str:
 
 def _step_json(step: ConversionStep) -> dict[str, Any]:
     return {
-        "quote_id": step.quote_id,
+        "quote_id": id_text(step.quote_id),
         "provider_bic": step.provider_bic,
         "from_currency": step.from_currency,
         "to_currency": step.to_currency,
