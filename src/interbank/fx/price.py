@@ -265,11 +265,13 @@ def markup_bp(rate: Decimal, reference: Decimal) -> Decimal:
 
 
 def rate_text_shown(rate: Decimal) -> str:
-    """A rate for people: RATE_SHOWN_DIGITS significant digits, no exponent."""
+    """A rate for people: RATE_SHOWN_DIGITS significant digits (at least every integer
+    digit), rounded half even, no exponent."""
     context = decimal_context()
     if rate == 0:
         return "0"
-    places = RATE_SHOWN_DIGITS - rate.adjusted() - 1
+    # Never round away integer digits: 12345678901.5 shows as 12345678902.
+    places = max(0, RATE_SHOWN_DIGITS - rate.adjusted() - 1)
     step = Decimal(1).scaleb(-places, context)
     shown = rate.quantize(step, rounding=decimal.ROUND_HALF_EVEN, context=context)
     text = format(shown, "f")
