@@ -807,7 +807,8 @@ def _journal_form(batch: Batch) -> Batch:
             if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
                 raise CommandFormatError(
                     "FF01",
-                    f"{type(command).__name__}.{name} must be {hint}, not {type(value).__name__}",
+                    f"{type(command).__name__}.{name} must be "
+                    f"{' or '.join(t.__name__ for t in allowed)}, not {type(value).__name__}",
                     row,
                 )
     assert len(read_back) == len(batch)
