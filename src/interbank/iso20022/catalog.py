@@ -7,7 +7,7 @@ A message definition is ``business area . message . variant . version``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 ISO_NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
@@ -22,19 +22,17 @@ class MessageDef:
     number: str
     variant: str
     version: str
+    # Derived once: they are read several times for every message.
+    name: str = field(init=False, compare=False, repr=False)  # without version: pacs.008
+    identifier: str = field(init=False, compare=False, repr=False)
+    namespace: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def name(self) -> str:
-        """The message without its version: ``pacs.008``."""
-        return f"{self.area}.{self.number}"
-
-    @property
-    def identifier(self) -> str:
-        return f"{self.area}.{self.number}.{self.variant}.{self.version}"
-
-    @property
-    def namespace(self) -> str:
-        return ISO_NAMESPACE_PREFIX + self.identifier
+    def __post_init__(self) -> None:
+        name = f"{self.area}.{self.number}"
+        identifier = f"{name}.{self.variant}.{self.version}"
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "identifier", identifier)
+        object.__setattr__(self, "namespace", ISO_NAMESPACE_PREFIX + identifier)
 
     def __str__(self) -> str:
         return self.identifier

@@ -30,10 +30,18 @@ class SchemaSet:
             raise FileNotFoundError(f"schema folder {folder} does not exist")
         self.folder = folder
         self._compiled: dict[str, etree.XMLSchema | None] = {}
+        # Whether the folder has a definition's file, looked up once: a stat per
+        # message was a tenth of a small message's validation.
+        self._present: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def has(self, definition: MessageDef) -> bool:
-        return (self.folder / f"{definition.identifier}.xsd").is_file()
+        key = definition.identifier
+        present = self._present.get(key)
+        if present is None:
+            present = (self.folder / f"{key}.xsd").is_file()
+            self._present[key] = present
+        return present
 
     def schema(self, definition: MessageDef) -> etree.XMLSchema | None:
         """The compiled schema, or None when the folder has none for this definition."""
