@@ -1054,8 +1054,9 @@ def bench(
     suite: Annotated[
         str,
         typer.Argument(
-            help="'core' (engine, node, replay), 'iso' (ISO 20022 gateway) or 'pg' (the "
-            "node on the PostgreSQL journal: pg_durable_tps)."
+            help="'core' (engine, node, replay), 'iso' (ISO 20022 gateway), 'pg' (the "
+            "node on the PostgreSQL journal: pg_durable_tps) or 'pvp' (cross-currency pairs "
+            "settled payment-versus-payment beside plain transfers)."
         ),
     ] = "core",
     quick: Annotated[
@@ -1105,8 +1106,17 @@ def bench(
             _stdout().print(benchmark_pg.render_table(pg_report))
         _print_json(pg_report.figures())
         return
+    if suite == "pvp":
+        from interbank import benchmark_pvp
+
+        with _user_errors():
+            pvp_figures = benchmark_pvp.measure(quick=quick, progress=lambda m: err.log(m))
+        if not as_json:
+            _stdout().print(benchmark_pvp.render_table(pvp_figures))
+        _print_json(pvp_figures)
+        return
     if suite != "core":
-        raise UserError(f"unknown benchmark suite {suite!r}: core, iso or pg", EXIT_USAGE)
+        raise UserError(f"unknown benchmark suite {suite!r}: core, iso, pg or pvp", EXIT_USAGE)
     from interbank import benchmark
 
     with _user_errors():
