@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -47,7 +48,23 @@ from interbank.engine import (
     Transfer,
     VoidHold,
 )
-from interbank.engine.commands import CrossPayment, Priority, PublishQuote, WithdrawQuote
+from interbank.engine.commands import (
+    CancelPayment,
+    ChangePriority,
+    CrossPayment,
+    EndOfDay,
+    MovePayment,
+    Payment,
+    Priority,
+    PublishQuote,
+    ResolveGridlock,
+    SetBilateralLimit,
+    SetMultilateralLimit,
+    SetReservation,
+    SettleSet,
+    StartOfDay,
+    WithdrawQuote,
+)
 
 UUID_TEXT = "3f2b8c1e-6a4d-4e8f-9b0a-1c2d3e4f5a6b"
 UUID_INT = uuid.UUID(UUID_TEXT).int
@@ -78,6 +95,25 @@ EXAMPLES: list[tuple[Command, str | None]] = [
     (CrossPayment(20, 601, 702, 10050, UUID_INT, Priority.HIGH, 5_000), None),
     (PublishQuote(21, "PDBKCNGZ", "CNY", "RUB", "12.6543", 100, 10**9, 2**62, 50), None),
     (WithdrawQuote(22, 21, "PDBKCNGZ"), None),
+    # RTGS queues and liquidity saving (docs/rtgs.md)
+    (Payment(23, 601, 701, 10050), "CNY"),
+    (Payment(UUID_INT, 601, 701, 1, Priority.URGENT, 5_000, 9_000), None),
+    (Payment(24, 601, 701, 7, Priority.HIGH, till_ns=2**63 - 1), None),
+    (CancelPayment(25, 23), None),
+    (CancelPayment(26, UUID_INT, "YRCBCNSH"), None),
+    (ChangePriority(27, 23, Priority.HIGH, "YRCBCNSH"), None),
+    (ChangePriority(28, 23, Priority.NORMAL), None),
+    (MovePayment(29, 23, True), None),
+    (MovePayment(30, 23, False, "YRCBCNSH"), None),
+    (SetBilateralLimit(31, "YRCBCNSH", "PDBKCNGZ", "CNY", 100_000_000), None),
+    (SetBilateralLimit(32, "YRCBCNSH", "PDBKCNGZ", "JPY", 0), None),
+    (SetMultilateralLimit(33, "YRCBCNSH", "CNY", 250_000), None),
+    (SetReservation(34, 601, Priority.URGENT, 500_000), "CNY"),
+    (SetReservation(35, 601, Priority.HIGH, 0), None),
+    (ResolveGridlock(36, "CNY"), None),
+    (SettleSet(37, "CNY", (23, UUID_INT, 24)), None),
+    (EndOfDay(38, "CNY"), None),
+    (StartOfDay(39, "CNY"), None),
 ]
 
 
@@ -374,3 +410,162 @@ def test_result_lines() -> None:
     assert skipped["code"] == "NARR" and skipped["result"] == "not_applied"
     for line in (ok, rejected, refused, skipped):
         assert json.loads(json.dumps(line)) == line
+
+
+# --- RTGS commands ----------------------------------------------------------------------------
+
+
+def _line(**fields: object) -> str:
+    return json.dumps(fields)
+
+
+RTGS_BAD_INPUT: list[tuple[str, str, str | None]] = [
+    (_line(type="payment", id=1, debit_account_id=601, credit_account_id=701, amount_minor=5,
+           priority="top"), "FF01", "priority"),
+    (_line(type="payment", id=1, debit_account_id=601, credit_account_id=701, amount_minor=5,
+           priority=2), "FF01", "priority"),
+    (_line(type="payment", id=1, debit_account_id=601, credit_account_id=701, amount_minor=5,
+           from_ns=-1), "FF01", "from_ns"),
+    (_line(type="payment", id=1, debit_account_id=601, credit_account_id=701, amount_minor=5,
+           till_ns="soon"), "FF01", "till_ns"),
+    (_line(type="payment", id=1, debit_account_id=601, credit_account_id=701, amount_minor=0),
+     "AM01", "amount_minor"),
+    (_line(type="payment", id=1, debit_account_id=601, credit_account_id=701, amount_minor=5,
+           linked=True), "FF01", "linked"),
+    (_line(type="cancel_payment", id=1), "FF01", "payment_id"),
+    (_line(type="cancel_payment", id=1, payment_id=0), "FF01", "payment_id"),
+    (_line(type="cancel_payment", id=1, payment_id=5, by_bic=7), "FF01", "by_bic"),
+    (_line(type="change_priority", id=1, payment_id=5), "FF01", "priority"),
+    (_line(type="change_priority", id=1, payment_id=5, priority="HIGH"), "FF01", "priority"),
+    (_line(type="move_payment", id=1, payment_id=5), "FF01", "to"),
+    (_line(type="move_payment", id=1, payment_id=5, to="middle"), "FF01", "to"),
+    (_line(type="move_payment", id=1, payment_id=5, to=True), "FF01", "to"),
+    (_line(type="set_bilateral_limit", id=1, bic="YRCBCNSH", counterparty_bic="PDBKCNGZ",
+           currency="CNY"), "FF01", "limit"),
+    (_line(type="set_bilateral_limit", id=1, bic="YRCBCNSH", counterparty_bic="PDBKCNGZ",
+           currency="CNY", limit="-1.00"), "AM12", "limit"),
+    (_line(type="set_bilateral_limit", id=1, bic="YRCBCNSH", counterparty_bic="PDBKCNGZ",
+           currency="CNY", limit="1.001"), "CH20", "limit"),
+    (_line(type="set_bilateral_limit", id=1, bic="YRCBCNSH", limit_minor=5, currency="CNY"),
+     "FF01", "counterparty_bic"),
+    (_line(type="set_multilateral_limit", id=1, bic="YRCBCNSH", limit_minor=5), "FF01",
+     "currency"),
+    (_line(type="set_multilateral_limit", id=1, bic="YRCBCNSH", currency="XYZ",
+           limit_minor=5), "AM03", "currency"),
+    (_line(type="set_reservation", id=1, account_id=601, priority="normal", amount_minor=5),
+     "FF01", "priority"),
+    (_line(type="set_reservation", id=1, account_id=601, amount_minor=5), "FF01", "priority"),
+    (_line(type="set_reservation", id=1, account_id=601, priority="high", amount_minor=-5),
+     "AM12", "amount_minor"),
+    (_line(type="resolve_gridlock", id=1), "FF01", "currency"),
+    (_line(type="settle_set", id=1, currency="CNY", payment_ids=[]), "FF01", "payment_ids"),
+    (_line(type="settle_set", id=1, currency="CNY", payment_ids=5), "FF01", "payment_ids"),
+    (_line(type="settle_set", id=1, currency="CNY", payment_ids=[5, "x"]), "FF01",
+     "payment_ids"),
+    (_line(type="settle_set", id=1, currency="CNY", payment_ids=list(range(1, 2_002))),
+     "FF01", "payment_ids"),
+    (_line(type="end_of_day", id=1, currency="CNY", linked=True), "FF01", "linked"),
+    (_line(type="start_of_day", id=1, currency=None), "FF01", "currency"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("line", "code", "field"), RTGS_BAD_INPUT)
+def test_bad_rtgs_input_is_refused_with_its_reason_code(
+    line: str, code: str, field: str | None
+) -> None:
+    error = _error(line)
+    assert (error.reason_code, error.field) == (code, field), error
+
+
+def test_payment_priority_and_times_as_written_in_docs() -> None:
+    parsed = parse_line(
+        '{"type": "payment", "id": 70, "debit_account_id": 601, "credit_account_id": 701, '
+        '"amount": "250.00", "currency": "CNY", "priority": "high", '
+        '"from_ns": 1764316800000000000, "till_ns": 1764345600000000000}'
+    )
+    assert parsed.command == Payment(
+        70, 601, 701, 25_000, Priority.HIGH, 1_764_316_800_000_000_000, 1_764_345_600_000_000_000
+    )
+    assert [c.field for c in parsed.claims] == ["debit_account_id", "credit_account_id"]
+
+
+def test_queued_payment_reads_pdng() -> None:
+    line = result_to_json(2, 70, Result(70, ResultCode.QUEUED))
+    assert (line["status"], line["code"], line["result"]) == ("PDNG", None, "queued")
+    infeasible = result_to_json(3, 71, Result(71, ResultCode.SETTLE_SET_INFEASIBLE))
+    assert (infeasible["status"], infeasible["code"]) == ("RJCT", "AM04")
+
+
+def test_apply_drives_the_queues(tmp_path: Path) -> None:
+    """`interbank apply` end to end: payments wait (PDNG), a cycle settles in one run, the
+    queue is managed, limits and a reservation are set, a SettleSet is checked and applied,
+    the day ends and starts again; the balances are worked out by hand."""
+    from typer.testing import CliRunner
+
+    from interbank.cli import app
+    from interbank.node import replay
+
+    runner = CliRunner()
+    db = str(tmp_path / "rtgs.db")
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
+
+    def apply(lines: list[str]) -> list[dict[str, object]]:
+        path = tmp_path / "commands.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        result = runner.invoke(app, ["apply", str(path), "--db", db], catch_exceptions=False)
+        return [json.loads(x) for x in result.output.splitlines() if x.startswith("{")]
+
+    cb, a, b, c = "JDRBCNBJ", "YRCBCNSH", "PDBKCNGZ", "SRMBCNBJ"
+    setup = [
+        _line(type="register_participant", id=1, bic=cb, name="Jade", role="central_bank",
+              currency="CNY"),
+        _line(type="open_account", id=2, account_id=151, bic=cb, currency="CNY",
+              kind="issuance"),
+        *(_line(type="register_participant", id=3 + k, bic=bic, name=bic, role="direct")
+          for k, bic in enumerate((a, b, c))),
+        *(_line(type="open_account", id=6 + k, account_id=account, bic=bic, currency="CNY")
+          for k, (account, bic) in enumerate(((601, a), (701, b), (801, c)))),
+        _line(type="issue", id=9, account_id=601, amount="50.00", currency="CNY"),
+    ]  # fmt: skip
+    assert {r["status"] for r in apply(setup)} == {"ACSC"}
+
+    def pay(payment_id: int, debit: int, credit: int, amount: str, **extra: object) -> str:
+        return _line(type="payment", id=payment_id, debit_account_id=debit,
+                     credit_account_id=credit, amount=amount, currency="CNY", **extra)  # fmt: skip
+
+    # A cycle of 100.00: 601 holds 50.00, the others nothing. Each waits at entry; the run
+    # after the file's batch settles all three together: 601 ends at 50, the others at 0.
+    cycle = apply([pay(20, 601, 701, "100.00"), pay(21, 701, 801, "100.00"),
+                   pay(22, 801, 601, "100.00")])  # fmt: skip
+    assert [r["status"] for r in cycle] == ["PDNG", "PDNG", "PDNG"]
+    # 40 high (80.00 > 50.00) and 41 normal behind it both wait. 41 is made high and moved
+    # to the front; 40 is cancelled; the SettleSet settles 41 (10.00 <= 50.00, a high
+    # payment may use the high reservation); the day closes and opens; 601 pays 1.00.
+    rest = apply([
+        pay(40, 601, 701, "80.00", priority="high"),
+        pay(41, 601, 801, "10.00"),
+        _line(type="change_priority", id=42, payment_id=41, priority="high", by_bic=a),
+        _line(type="move_payment", id=43, payment_id=41, to="front", by_bic=a),
+        _line(type="set_bilateral_limit", id=44, bic=a, counterparty_bic=b, currency="CNY",
+              limit="1000.00"),
+        _line(type="set_multilateral_limit", id=45, bic=a, currency="CNY", limit="500.00"),
+        _line(type="set_reservation", id=46, account_id=601, priority="high", amount="5.00",
+              currency="CNY"),
+        _line(type="resolve_gridlock", id=47, currency="CNY"),
+        _line(type="cancel_payment", id=48, payment_id=40, by_bic=a),
+        _line(type="settle_set", id=49, currency="CNY", payment_ids=[41]),
+        _line(type="end_of_day", id=50, currency="CNY"),
+        pay(51, 601, 701, "1.00"),
+        _line(type="start_of_day", id=52, currency="CNY"),
+        pay(53, 601, 701, "1.00"),
+        _line(type="cancel_payment", id=54, payment_id=40),
+    ])  # fmt: skip
+    statuses = [(r["id"], r["status"], r["code"]) for r in rest]
+    assert statuses == [
+        (40, "PDNG", None), (41, "PDNG", None), *((i, "ACSC", None) for i in range(42, 51)),
+        (51, "RJCT", "TM01"), (52, "ACSC", None), (53, "ACSC", None), (54, "RJCT", "NARR"),
+    ]  # fmt: skip
+    engine, _ = replay(db)
+    balances = {v.account_id: v.balance_minor for v in engine.accounts()}
+    assert (balances[601], balances[701], balances[801]) == (5_000 - 1_000 - 100, 100, 1_000)
+    assert engine.waiting_count() == 0

@@ -28,21 +28,32 @@ from interbank.engine.commands import (
     ACCOUNT_ID_MAX,
     COMMAND_ID_MAX,
     AccountKind,
+    CancelPayment,
+    ChangePriority,
     CloseAccount,
     Command,
     CrossPayment,
+    EndOfDay,
     Hold,
     Issue,
+    MovePayment,
     OpenAccount,
+    Payment,
     PostHold,
     Priority,
     PublishQuote,
     ReactivateParticipant,
     Redeem,
     RegisterParticipant,
+    ResolveGridlock,
     Result,
     Role,
+    SetBilateralLimit,
     SetCreditLine,
+    SetMultilateralLimit,
+    SetReservation,
+    SettleSet,
+    StartOfDay,
     SuspendParticipant,
     Transfer,
     VoidHold,
@@ -84,6 +95,17 @@ TYPE_OF: dict[type, str] = {
     CrossPayment: "cross_payment",
     PublishQuote: "publish_quote",
     WithdrawQuote: "withdraw_quote",
+    Payment: "payment",
+    CancelPayment: "cancel_payment",
+    ChangePriority: "change_priority",
+    MovePayment: "move_payment",
+    SetBilateralLimit: "set_bilateral_limit",
+    SetMultilateralLimit: "set_multilateral_limit",
+    SetReservation: "set_reservation",
+    ResolveGridlock: "resolve_gridlock",
+    SettleSet: "settle_set",
+    EndOfDay: "end_of_day",
+    StartOfDay: "start_of_day",
 }
 
 # Allowed fields per type, in the order they are checked and written. "amount" stands
@@ -145,6 +167,27 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "fee_minor",
     ),
     "withdraw_quote": ("id", "quote_id", "by_bic"),
+    # RTGS queues and liquidity saving (docs/rtgs.md). Times are integer ns UTC.
+    "payment": (
+        "id",
+        "debit_account_id",
+        "credit_account_id",
+        *_AMOUNT_FIELDS,
+        "currency",
+        "priority",
+        "from_ns",
+        "till_ns",
+    ),
+    "cancel_payment": ("id", "payment_id", "by_bic"),
+    "change_priority": ("id", "payment_id", "priority", "by_bic"),
+    "move_payment": ("id", "payment_id", "to", "by_bic"),
+    "set_bilateral_limit": ("id", "bic", "counterparty_bic", "currency", "limit", "limit_minor"),
+    "set_multilateral_limit": ("id", "bic", "currency", "limit", "limit_minor"),
+    "set_reservation": ("id", "account_id", "priority", *_AMOUNT_FIELDS, "currency"),
+    "resolve_gridlock": ("id", "currency"),
+    "settle_set": ("id", "currency", "payment_ids"),
+    "end_of_day": ("id", "currency"),
+    "start_of_day": ("id", "currency"),
 }
 assert set(FIELDS) == set(TYPE_OF.values())
 
@@ -657,6 +700,120 @@ def _withdraw_quote(command_id: int, f: _Fields) -> _Parsed:
     return WithdrawQuote(command_id, quote_id, by_bic), ()
 
 
+# --- RTGS: payments, queue management, limits, reservations, the day -------------------------
+
+# A settle_set line may name at most this many payments: it must fit one command line
+# anyway, and the bound keeps the engine's check of one set short.
+SETTLE_SET_PAYMENTS_MAX = 2_000
+_MOVE_TO = {"front": True, "back": False}
+
+
+def _priority_field(f: _Fields, *, required: bool, allowed: Sequence[Priority]) -> Priority:
+    """A priority written as its name ("urgent", "high", "normal"); normal when omitted."""
+    if not f.has("priority"):
+        if required:
+            raise CommandJsonError("FF01", "the field 'priority' is missing", "priority")
+        return Priority.NORMAL
+    text = _string(f.optional("priority"), "priority")
+    by_name = {p.name.lower(): p for p in allowed}
+    if text not in by_name:
+        known = ", ".join(by_name)
+        raise CommandJsonError("FF01", f"priority must be one of {known}", "priority")
+    return by_name[text]
+
+
+def _by_bic(f: _Fields) -> str | None:
+    """Who manages a queued payment: its sender's BIC, or none for the operator."""
+    return _string(f.optional("by_bic"), "by_bic") if f.has("by_bic") else None
+
+
+def _payment(command_id: int, f: _Fields) -> _Parsed:
+    debit = _account_id(f.required("debit_account_id"), "debit_account_id")
+    credit = _account_id(f.required("credit_account_id"), "credit_account_id")
+    code = f.currency()
+    amount = f.money("amount", "amount_minor", code, required=True, zero_allowed=False)
+    assert amount is not None
+    priority = _priority_field(f, required=False, allowed=list(Priority))
+    from_ns = _time_ns_field(f, "from_ns", required=False)
+    till_ns = _time_ns_field(f, "till_ns", required=False)
+    claims = _claims("account", code, (debit, "debit_account_id"), (credit, "credit_account_id"))
+    return Payment(command_id, debit, credit, amount, priority, from_ns, till_ns), claims
+
+
+def _cancel_payment(command_id: int, f: _Fields) -> _Parsed:
+    payment_id = parse_id(f.required("payment_id"), "payment_id")
+    return CancelPayment(command_id, payment_id, _by_bic(f)), ()
+
+
+def _change_priority(command_id: int, f: _Fields) -> _Parsed:
+    payment_id = parse_id(f.required("payment_id"), "payment_id")
+    priority = _priority_field(f, required=True, allowed=list(Priority))
+    return ChangePriority(command_id, payment_id, priority, _by_bic(f)), ()
+
+
+def _move_payment(command_id: int, f: _Fields) -> _Parsed:
+    payment_id = parse_id(f.required("payment_id"), "payment_id")
+    to = _string(f.required("to"), "to")
+    if to not in _MOVE_TO:
+        raise CommandJsonError("FF01", "to must be front or back (of the payment's class)", "to")
+    return MovePayment(command_id, payment_id, _MOVE_TO[to], _by_bic(f)), ()
+
+
+def _limit(f: _Fields, code: str) -> int:
+    limit = f.money("limit", "limit_minor", code, required=True, zero_allowed=True)
+    assert limit is not None
+    return limit
+
+
+def _set_bilateral_limit(command_id: int, f: _Fields) -> _Parsed:
+    bic = _string(f.required("bic"), "bic")
+    counterparty = _string(f.required("counterparty_bic"), "counterparty_bic")
+    code = _currency_code(f.required("currency"))
+    return SetBilateralLimit(command_id, bic, counterparty, code, _limit(f, code)), ()
+
+
+def _set_multilateral_limit(command_id: int, f: _Fields) -> _Parsed:
+    bic = _string(f.required("bic"), "bic")
+    code = _currency_code(f.required("currency"))
+    return SetMultilateralLimit(command_id, bic, code, _limit(f, code)), ()
+
+
+def _set_reservation(command_id: int, f: _Fields) -> _Parsed:
+    account = _account_id(f.required("account_id"), "account_id")
+    priority = _priority_field(f, required=True, allowed=(Priority.URGENT, Priority.HIGH))
+    code = f.currency()
+    amount = f.money("amount", "amount_minor", code, required=True, zero_allowed=True)
+    assert amount is not None
+    claims = _claims("account", code, (account, "account_id"))
+    return SetReservation(command_id, account, priority, amount), claims
+
+
+def _settle_set(command_id: int, f: _Fields) -> _Parsed:
+    code = _currency_code(f.required("currency"))
+    raw = f.required("payment_ids")
+    if not isinstance(raw, list) or not raw:
+        raise CommandJsonError(
+            "FF01", f"payment_ids must be a non-empty list of ids, not {_describe(raw)}",
+            "payment_ids",
+        )  # fmt: skip
+    if len(raw) > SETTLE_SET_PAYMENTS_MAX:
+        raise CommandJsonError(
+            "FF01", f"payment_ids names more than {SETTLE_SET_PAYMENTS_MAX} payments",
+            "payment_ids",
+        )  # fmt: skip
+    payment_ids = tuple(parse_id(value, "payment_ids") for value in raw)
+    return SettleSet(command_id, code, payment_ids), ()
+
+
+def _currency_command(
+    cls: type[ResolveGridlock] | type[EndOfDay] | type[StartOfDay],
+) -> Callable[[int, _Fields], _Parsed]:
+    def parse(command_id: int, f: _Fields) -> _Parsed:
+        return cls(command_id, _currency_code(f.required("currency"))), ()
+
+    return parse
+
+
 _PARSERS: dict[str, Callable[[int, _Fields], _Parsed]] = {
     "transfer": _transfer,
     "hold": _hold,
@@ -673,6 +830,17 @@ _PARSERS: dict[str, Callable[[int, _Fields], _Parsed]] = {
     "cross_payment": _cross_payment,
     "publish_quote": _publish_quote,
     "withdraw_quote": _withdraw_quote,
+    "payment": _payment,
+    "cancel_payment": _cancel_payment,
+    "change_priority": _change_priority,
+    "move_payment": _move_payment,
+    "set_bilateral_limit": _set_bilateral_limit,
+    "set_multilateral_limit": _set_multilateral_limit,
+    "set_reservation": _set_reservation,
+    "resolve_gridlock": _currency_command(ResolveGridlock),
+    "settle_set": _settle_set,
+    "end_of_day": _currency_command(EndOfDay),
+    "start_of_day": _currency_command(StartOfDay),
 }
 assert set(_PARSERS) == set(FIELDS)
 
@@ -792,6 +960,45 @@ def command_to_json(command: Command, currency_code: str | None = None) -> dict[
         out["quote_id"] = id_to_json(command.quote_id)
         if command.by_bic is not None:
             out["by_bic"] = command.by_bic
+        return out
+    elif isinstance(command, Payment):
+        out["debit_account_id"] = command.debit_account_id
+        out["credit_account_id"] = command.credit_account_id
+        money("amount", "amount_minor", command.amount_minor, currency_code)
+        if currency_code is not None:
+            out["currency"] = currency_code
+        if command.priority != Priority.NORMAL:
+            out["priority"] = command.priority.name.lower()
+        for name in ("from_ns", "till_ns"):
+            if getattr(command, name):
+                out[name] = getattr(command, name)
+        return out
+    elif isinstance(command, CancelPayment | ChangePriority | MovePayment):
+        out["payment_id"] = id_to_json(command.payment_id)
+        if isinstance(command, ChangePriority):
+            out["priority"] = command.priority.name.lower()
+        if isinstance(command, MovePayment):
+            out["to"] = "front" if command.to_front else "back"
+        if command.by_bic is not None:
+            out["by_bic"] = command.by_bic
+        return out
+    elif isinstance(command, SetBilateralLimit | SetMultilateralLimit):
+        out["bic"] = command.bic
+        if isinstance(command, SetBilateralLimit):
+            out["counterparty_bic"] = command.counterparty_bic
+        out["currency"] = command.currency
+        out["limit"] = format_amount(command.limit_minor, command.currency)
+        return out
+    elif isinstance(command, SetReservation):
+        out["account_id"] = command.account_id
+        out["priority"] = command.priority.name.lower()
+        money("amount", "amount_minor", command.amount_minor, currency_code)
+    elif isinstance(command, SettleSet):
+        out["currency"] = command.currency
+        out["payment_ids"] = [id_to_json(payment_id) for payment_id in command.payment_ids]
+        return out
+    elif isinstance(command, ResolveGridlock | EndOfDay | StartOfDay):
+        out["currency"] = command.currency
         return out
     if currency_code is not None:
         out["currency"] = currency_code

@@ -771,9 +771,12 @@ def _stopped(text: str, error: BaseException) -> NodeFailedError:
 
 
 def _field_types(cls: type) -> tuple[tuple[str, tuple[type, ...]], ...]:
-    """Each field of a command class with the types its annotation allows."""
+    """Each field of a command class with the types its annotation allows.
+
+    A variable-length tuple (SettleSet's ``tuple[int, ...]``) is checked as a tuple: its
+    arguments are not types (``...``), and ``Batch`` has already checked its items."""
     return tuple(
-        (name, typing.get_args(hint) or (hint,))
+        (name, (tuple,) if typing.get_origin(hint) is tuple else typing.get_args(hint) or (hint,))
         for name, hint in typing.get_type_hints(cls).items()
     )
 
