@@ -367,7 +367,8 @@ class ReservePool:
                     f"{_units(amount_minor, unit)} {unit} exceeds the de-linked "
                     f"{rulebook.de_linked_share_percent}% of {member}'s access available without "
                     f"an IMF programme: {_units(cap, unit)} less {_units(used_de_linked, unit)} "
-                    f"already drawn or requested leaves {_units(max(cap - used_de_linked, 0), unit)}",
+                    "already drawn or requested leaves "
+                    f"{_units(max(cap - used_de_linked, 0), unit)}",
                 )
 
     def vote(self, request_id: str, voter: str, approve: bool, on: date) -> Drawing:
