@@ -51,11 +51,16 @@ def new_uetr() -> str:
     return str(uuid.uuid4())
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
+def schema_settings() -> IsoSettings:
+    """Settings with the public XSDs when they are here, else the structural check only."""
     folder = shared_iso20022()
-    settings = IsoSettings(schemas_dir=None if folder is None else folder / "xsd" / "iso")
-    opened = Gateway.open(str(tmp_path / "net.db"), settings, create=True)
+    return IsoSettings(schemas_dir=None if folder is None else folder / "xsd" / "iso")
+
+
+def open_network(db: str) -> Gateway:
+    """A new network at ``db`` behind a gateway: a central bank and three banks with CNY
+    accounts, bank A funded with FUNDS_MINOR."""
+    opened = Gateway.open(db, schema_settings(), create=True)
     opened.node.submit(
         [
             RegisterParticipant(1, CB, "Jade Reserve Bank", Role.CENTRAL_BANK, "CNY"),
@@ -69,6 +74,12 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
         ]
     )
     opened.node.submit([Issue(9, ACCOUNT_A, FUNDS_MINOR)])
+    return opened
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    opened = open_network(str(tmp_path / "net.db"))
     try:
         yield opened
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from interbank.iso20022 import build
 from interbank.iso20022.gateway import Gateway
 from interbank.iso20022.reports import statement
+from interbank.view_feed import catch_up
 from interbank.views import ViewStore, track
 
 from .conftest import BANK_A, BANK_B, new_uetr
@@ -37,7 +38,7 @@ def test_settle_queue_reject_in_one_message(gateway: Gateway) -> None:
     assert text.count("<TxSts>ACSC</TxSts>") == 1 and "<TxSts>PDNG</TxSts>" in text
     assert "<Cd>CH20</Cd>" in text
     assert gateway.validator.check(reply.xml).valid
-    assert [s.event for s in track(gateway.views, uetrs[0])] == ["received", "settled"]
+    assert [s.event for s in track(gateway.views, uetrs[0])] == ["received", "journaled", "settled"]
     assert "queued" in [s.event for s in track(gateway.views, uetrs[1])]
     again = gateway.receive(message("M1", "100.00", "5000.00", "1.001", uetrs=uetrs))
     assert again.status == "PART"  # the same bytes: idempotent, same answer
@@ -85,7 +86,7 @@ def test_views_rebuild_from_the_journal(gateway: Gateway, tmp_path: Path) -> Non
     db = str(tmp_path / "net.db")
     fresh = ViewStore(tmp_path / "copy.views")
     fresh.archive([], payments=gateway.views.payments_of_uetr(uetr))
-    assert fresh.catch_up(db) >= 1
+    assert catch_up(fresh, db) >= 1
     assert [o.event for o in fresh.outcomes(uuid.UUID(uetr).int)] == ["settled"]
     assert before[-1][0] == "settled"
     fresh.close()

@@ -9,14 +9,19 @@ For a group of messages (``receive_many``; ``receive`` is a group of one):
 3. archive every message's bytes durably in the view store, before anything reaches
    the journal (a crash after this loses nothing; a re-send of the same bytes is
    recognised and answered from the engine's idempotency window);
-4. submit the commands: each message's transactions go in one journal entry, several
-   messages may share one (cut only between messages);
+4. submit the commands: each message's transactions go in one journal entry together
+   with a RecordMessage carrying the message's SHA-256 (so the hash chain vouches for
+   the archived bytes); several messages may share one entry (cut only between
+   messages);
 5. answer: pacs.002 (ACSC settled, PDNG queued with why, RJCT with the reason) for
    payments and returns, camt.029 for cancellations, admi.002 for what cannot be read.
 
-UETRs are the payments' command ids, so tracking by UETR is tracking by id. Returns
-and cancellations get ids derived from the sender and their references (a re-send maps
-to the same id and is idempotent).
+UETRs are the payments' command ids, so tracking by UETR is tracking by id. Returns,
+cancellations and message records get ids derived from the sender and their
+references (a re-send maps to the same id and is idempotent).
+
+The gateway is where ISO 20022 meets the node: unlike the rest of this package it
+imports ``interbank.node`` (lazily), ``interbank.views`` and ``interbank.view_feed``.
 """
 
 from __future__ import annotations
@@ -24,19 +29,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from interbank.engine import Batch, CommandFormatError, ResultCode
-from interbank.engine.commands import CancelPayment, Command, Payment, Priority
+from interbank.engine.commands import CancelPayment, Command, Payment, Priority, RecordMessage
 from interbank.iso20022 import build, rules
 from interbank.iso20022.catalog import OUTBOUND
 from interbank.iso20022.model import (
     CancellationMessage,
     CreditTransferMessage,
+    InboundMessage,
     ResolutionMessage,
     ReturnMessage,
 )
@@ -69,9 +74,19 @@ class _Tx:
     transaction_id: str | None = None
     command: Command | None = None
     rejection: Rejection | None = None
-    row: int = -1  # its row in the submitted batch
+    row: int = -1  # its row in the submitted commands
     cancellation_id: str | None = None
     forwarded_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Results:
+    """The engine's answers by row of the submitted commands (columns, no objects)."""
+
+    codes: list[int]
+    replayed: list[int]
+    stamps_ns: list[int]  # the stamp of the journal entry each row went into
+    refused: dict[int, Rejection]  # rows refused before the journal (cannot happen)
 
 
 @dataclass(slots=True)
@@ -84,11 +99,65 @@ class _Plan:
     group_rejection: Rejection | None = None
     transactions: list[_Tx] = field(default_factory=list)
 
+    @property
+    def accepted(self) -> bool:
+        """Read, from a known sender, and not refused as a whole: the message is acted on
+        (and its hash journaled), whatever becomes of each transaction."""
+        verdict = self.verdict
+        return (
+            self.sender is not None
+            and self.group_rejection is None
+            and verdict.message is not None
+            and "rules" in verdict.checks
+        )
+
 
 def _derived_id(*parts: str) -> int:
     """A 128-bit command id from text parts: a re-send gets the same id."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:16], "big") or 1
+
+
+def message_record_id(sha256: str) -> int:
+    """The id of the RecordMessage of the message with this SHA-256: the same bytes
+    re-sent give the same id, which the engine answers as a replay."""
+    return _derived_id("message", sha256)
+
+
+def _uuid_int(text: str) -> int:
+    """A UUID's 128-bit value; its text was checked against the UUID pattern already
+    (uuid.UUID() would parse it again, at three times the cost)."""
+    return int(text.replace("-", ""), 16)
+
+
+def _entries(message: InboundMessage) -> list[_Tx]:
+    """One entry per transaction, named by the UETR it is about."""
+    entries: list[_Tx] = []
+    if isinstance(message, CreditTransferMessage):
+        for tx in message.transactions:
+            entries.append(_Tx(tx.uetr, tx.end_to_end_id, tx.instruction_id, tx.transaction_id))
+    elif isinstance(message, ReturnMessage):
+        for rtr in message.transactions:
+            entries.append(
+                _Tx(
+                    rtr.original_uetr,
+                    rtr.original_end_to_end_id,
+                    rtr.original_instruction_id,
+                    rtr.original_transaction_id,
+                )
+            )
+    elif isinstance(message, CancellationMessage):
+        for cxl in message.transactions:
+            entries.append(
+                _Tx(
+                    cxl.original_uetr,
+                    cxl.original_end_to_end_id,
+                    cancellation_id=cxl.cancellation_id,
+                )
+            )
+    else:
+        entries.extend(_Tx(r.original_uetr, r.original_end_to_end_id) for r in message.transactions)
+    return entries
 
 
 class Gateway:
@@ -100,6 +169,7 @@ class Gateway:
         views: ViewStore,
         settings: IsoSettings,
         validator: Validator | None = None,
+        db: str | None = None,
     ) -> None:
         from interbank.node import Node
 
@@ -108,32 +178,41 @@ class Gateway:
         self.views = views
         self.settings = settings
         self.validator = validator or Validator(settings)
+        self.db = db  # the journal, for replaying it into views that fell behind
         self._sequence = 0
+        self._stamp_cached = (-1, "")
+        if settings.transactions_per_message_max + 1 > node.settings.batch_size_max:
+            # A message and its RecordMessage must fit one journal entry.
+            raise ValueError(
+                f"transactions_per_message_max ({settings.transactions_per_message_max}) "
+                f"must be below the node's batch_size_max ({node.settings.batch_size_max})"
+            )
 
     @staticmethod
     def open(db: str, settings: IsoSettings | None = None, *, create: bool = False) -> Gateway:
         """Open the network at ``db`` with its view store, caught up with the journal."""
         from interbank.node import Node
+        from interbank.view_feed import catch_up
 
         settings = settings or IsoSettings.from_environment()
-        views = ViewStore.beside(db)
         holder: list[Gateway] = []
 
         def on_applied(seq: int, batch: Batch, result: object, events: list[object]) -> None:
-            views.apply(seq, batch, result, events, holder[0].node.engine)  # type: ignore[arg-type]
+            gateway = holder[0]
+            gateway.views.apply(seq, batch, result, events, gateway.node.engine)  # type: ignore[arg-type]
 
+        # The node first: a missing or locked network must not leave a view store behind.
+        node = Node.open(db, create=create, on_applied=on_applied)  # type: ignore[arg-type]
+        views: ViewStore | None = None
         try:
-            node = Node.open(db, create=create, on_applied=on_applied)  # type: ignore[arg-type]
-        except BaseException:
-            views.close()
-            raise
-        try:
-            views.catch_up(db)
+            views = ViewStore.beside(db)
+            catch_up(views, db)
+            gateway = Gateway(node, views, settings, db=db)
         except BaseException:
             node.close()
-            views.close()
+            if views is not None:
+                views.close()
             raise
-        gateway = Gateway(node, views, settings)
         holder.append(gateway)
         return gateway
 
@@ -158,13 +237,22 @@ class Gateway:
         self, messages: Sequence[bytes], *, today: dt.date | None = None
     ) -> list[Reply]:
         """Answer each message; every transaction settles, queues or is rejected on its own."""
+        if self.views.stale and self.db is not None:
+            # A projection update was lost (the node recovered on its own, or a hook
+            # failed): the state rules read the projections, so bring them level first.
+            from interbank.view_feed import catch_up
+
+            catch_up(self.views, self.db)
         now_ns = time.time_ns()
         today = today or dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC).date()
         plans = [self._plan(bytes(data), today) for data in messages]
         self._state_rules(plans)
         self._archive(plans, now_ns)
         results = self._submit(plans)
-        return [self._answer(plan, results) for plan in plans]
+        answered_ns = time.time_ns()
+        # One creation time for every answer of the group: they are built together.
+        created = build.iso_datetime(answered_ns)
+        return [self._answer(plan, results, created, answered_ns) for plan in plans]
 
     def _plan(self, data: bytes, today: dt.date) -> _Plan:
         verdict = self.validator.check(data, usage_rules=True, today=today)
@@ -180,26 +268,9 @@ class Gateway:
             plan.message_id = message.assignment_id
         if verdict.rejections:
             plan.group_rejection = verdict.rejections[0]
-        for index, tx in enumerate(message.transactions):
-            if isinstance(message, CreditTransferMessage):
-                entry = _Tx(tx.uetr, tx.end_to_end_id, tx.instruction_id, tx.transaction_id)  # type: ignore[union-attr]
-            elif isinstance(message, ReturnMessage):
-                entry = _Tx(
-                    tx.original_uetr,
-                    tx.original_end_to_end_id,  # type: ignore[union-attr]
-                    tx.original_instruction_id,
-                    tx.original_transaction_id,
-                )  # type: ignore[union-attr]
-            elif isinstance(message, CancellationMessage):
-                entry = _Tx(
-                    tx.original_uetr,
-                    tx.original_end_to_end_id,  # type: ignore[union-attr]
-                    cancellation_id=tx.cancellation_id,
-                )  # type: ignore[union-attr]
-            else:
-                entry = _Tx(tx.original_uetr, tx.original_end_to_end_id)  # type: ignore[union-attr]
+        plan.transactions = _entries(message)
+        for index, entry in enumerate(plan.transactions):
             entry.rejection = verdict.transaction_rejections.get(index)
-            plan.transactions.append(entry)
         return plan
 
     # --- rules that need state --------------------------------------------------------
@@ -255,7 +326,7 @@ class Gateway:
         for entry, tx in zip(plan.transactions, message.transactions, strict=True):
             if entry.rejection is not None:
                 continue
-            assert tx.uetr and tx.debit_party and tx.credit_party
+            assert entry.uetr and tx.debit_party and tx.credit_party
             accounts = self._accounts(
                 engine, tx.debit_party, tx.credit_party, tx.amount.currency, roles
             )
@@ -263,12 +334,14 @@ class Gateway:
                 entry.rejection = Rejection(accounts.code, accounts.text, tx.location)
                 continue
             minor, _ = rules.amount_minor(tx.amount)
-            window = _window_ns(tx.settlement_date, tx.from_time, tx.till_time)
+            window: tuple[int, int] | Rejection = (0, 0)
+            if tx.settlement_date or tx.from_time or tx.till_time:
+                window = _window_ns(tx.settlement_date, tx.from_time, tx.till_time)
             if isinstance(window, Rejection):
                 entry.rejection = window
                 continue
             entry.command = Payment(
-                id=uuid.UUID(tx.uetr).int,
+                id=_uuid_int(entry.uetr),
                 debit_account_id=accounts[0],
                 credit_account_id=accounts[1],
                 amount_minor=minor,
@@ -323,8 +396,8 @@ class Gateway:
         for entry, tx in zip(plan.transactions, message.transactions, strict=True):
             if entry.rejection is not None:
                 continue
-            assert tx.original_uetr is not None
-            original = self._original(tx.original_uetr)
+            assert entry.uetr is not None
+            original = self._original(entry.uetr)
             if original is None:
                 entry.rejection = Rejection("NOOR", "the network never received this payment")
                 continue
@@ -336,7 +409,7 @@ class Gateway:
             if engine.waiting(original.payment_id) is not None:  # type: ignore[attr-defined]
                 reference = tx.cancellation_id or plan.message_id
                 entry.command = CancelPayment(
-                    id=_derived_id("cancel", plan.sender, tx.original_uetr, reference),
+                    id=_derived_id("cancel", plan.sender, entry.uetr, reference),
                     payment_id=original.payment_id,
                     by_bic=plan.sender,
                 )
@@ -404,13 +477,15 @@ class Gateway:
             for entry, tx in zip(
                 plan.transactions, message.transactions if message else (), strict=False
             ):
-                if entry.uetr is not None:
+                command = entry.command
+                # A payment's "received" step is read from its PaymentRecord (track), so
+                # the archive writes one row per payment, not two.
+                if entry.uetr is not None and not isinstance(command, Payment):
                     event = "received" if entry.rejection is None else "refused"
                     detail = f"{definition} {plan.message_id} from {plan.sender}"
                     if entry.rejection is not None:
                         detail += f": {entry.rejection.code} {entry.rejection.text}"
                     history.append((entry.uetr, now_ns, event, detail[:500], plan.sha256))
-                command = entry.command
                 if isinstance(command, Payment) and entry.uetr is not None:
                     kind = "payment" if isinstance(message, CreditTransferMessage) else "return"
                     debit, credit = self._parties(message, tx, plan.sender)
@@ -490,24 +565,32 @@ class Gateway:
             data,
         )
 
-    def _submit(self, plans: list[_Plan]) -> list[object]:
-        """Submit every command, a whole message per entry; the results by row."""
+    def _submit(self, plans: list[_Plan]) -> _Results:
+        """Submit every accepted message's RecordMessage and commands, a whole message per
+        entry (several messages may share one); the engine's answers by row."""
         commands: list[Command] = []
         chunks: list[tuple[int, int]] = []
         start = 0
         size_max = self.node.settings.batch_size_max
         for plan in plans:
-            mine = [e for e in plan.transactions if e.command is not None]
-            if plan.group_rejection is not None or not mine:
+            if not plan.accepted:
                 continue
-            if len(commands) - start + len(mine) > size_max:
+            assert plan.sender is not None
+            mine = [e for e in plan.transactions if e.command is not None]
+            if len(commands) - start + len(mine) + 1 > size_max:
                 chunks.append((start, len(commands)))
                 start = len(commands)
+            # The message's hash goes into the same entry as its transactions, so the
+            # chain vouches for exactly the bytes archived for them.
+            commands.append(RecordMessage(message_record_id(plan.sha256), plan.sender, plan.sha256))
             for entry in mine:
                 entry.row = len(commands)
                 commands.append(entry.command)  # type: ignore[arg-type]
         chunks.append((start, len(commands)))
-        results: list[object] = []
+        codes: list[int] = []
+        replayed: list[int] = []
+        stamps_ns: list[int] = []
+        refused: dict[int, Rejection] = {}
         for a, b in chunks:
             if b == a:
                 continue
@@ -515,20 +598,26 @@ class Gateway:
                 batch = Batch.of(commands[a:b])
             except CommandFormatError as error:
                 # Cannot happen for what the rules let through; answer it rather than fail.
-                results.extend(Rejection(error.reason_code, error.text) for _ in range(b - a))
+                refused.update(
+                    {row: Rejection(error.reason_code, error.text) for row in range(a, b)}
+                )
+                codes.extend([0] * (b - a))
+                replayed.extend([0] * (b - a))
+                stamps_ns.extend([0] * (b - a))
                 continue
-            results.extend(self.node.submit_batch(batch).results())
-        return results
+            result = self.node.submit_batch(batch)
+            codes.extend(result.codes.tolist())
+            replayed.extend(result.replayed.tolist())
+            stamps_ns.extend([result.timestamp_ns] * (b - a))
+        return _Results(codes, replayed, stamps_ns, refused)
 
     def _next_id(self, prefix: str, timestamp_ns: int) -> str:
         self._sequence += 1
         return f"{prefix}{timestamp_ns:019d}{self._sequence % 10**6:06d}"
 
-    def _answer(self, plan: _Plan, results: list[object]) -> Reply:
+    def _answer(self, plan: _Plan, results: _Results, created: str, now_ns: int) -> Reply:
         verdict = plan.verdict
         network = self.settings.network_bic
-        now_ns = time.time_ns()
-        created = build.iso_datetime(now_ns)
         message = verdict.message
         if message is None or "rules" not in verdict.checks:
             rejection = (
@@ -586,7 +675,9 @@ class Gateway:
         )
         return Reply("pacs.002", group, xml, reasons, plan.sha256)
 
-    def _status(self, entry: _Tx, results: list[object]) -> build.TransactionStatus:
+    def _status(self, entry: _Tx, results: _Results) -> build.TransactionStatus:
+        uetr = entry.uetr
+
         def status(
             code: str,
             reason: str | None = None,
@@ -595,7 +686,7 @@ class Gateway:
         ) -> build.TransactionStatus:
             return build.TransactionStatus(
                 code,
-                entry.uetr,
+                uetr,
                 entry.end_to_end_id,
                 entry.instruction_id,
                 entry.transaction_id,
@@ -606,12 +697,13 @@ class Gateway:
 
         if entry.rejection is not None:
             return status("RJCT", entry.rejection.code, entry.rejection.text)
-        result = results[entry.row]
-        if isinstance(result, Rejection):
-            return status("RJCT", result.code, result.text)
-        code: ResultCode = result.code  # type: ignore[attr-defined]
+        row = entry.row
+        refused = results.refused.get(row)
+        if refused is not None:
+            return status("RJCT", refused.code, refused.text)
+        code = results.codes[row]
         payment_id = entry.command.id  # type: ignore[union-attr]
-        if result.replayed:  # type: ignore[attr-defined]
+        if results.replayed[row]:
             # A re-send: answer with the payment's state now, not its first answer.
             latest = self.views.outcomes(payment_id)
             if latest:
@@ -622,7 +714,8 @@ class Gateway:
                     return status("PDNG", last.reason or "NARR", last.detail)
                 return status("RJCT", last.reason or "NARR", last.detail)
         if code == ResultCode.OK:
-            return status("ACSC", accepted=build.iso_datetime(time.time_ns()))
+            # Accepted (settled) when its journal entry was stamped.
+            return status("ACSC", accepted=self._stamp_text(results.stamps_ns[row]))
         if code == ResultCode.QUEUED:
             view = self.node.engine.waiting(payment_id)
             if view is None:  # settled or left the queue since: say what happened
@@ -631,13 +724,21 @@ class Gateway:
                     return status("ACSC", accepted=build.iso_datetime(latest[-1].at_ns))
                 return status("PDNG", "NARR", "accepted and waiting in the sender's queue")
             return status("PDNG", view.reason or "NARR", view.text)
-        return status("RJCT", code.reason or "NARR", code.text)
+        result_code = ResultCode(code)
+        return status("RJCT", result_code.reason or "NARR", result_code.text)
+
+    def _stamp_text(self, timestamp_ns: int) -> str:
+        """``build.iso_datetime`` of an entry's stamp, remembered: every row of an entry
+        shares it, and strftime costs more than the rest of a status."""
+        if timestamp_ns != self._stamp_cached[0]:
+            self._stamp_cached = (timestamp_ns, build.iso_datetime(timestamp_ns))
+        return self._stamp_cached[1]
 
     def _answer_case(
         self,
         plan: _Plan,
         message: CancellationMessage | ResolutionMessage,
-        results: list[object],
+        results: _Results,
         created: str,
         now_ns: int,
     ) -> Reply:
@@ -680,14 +781,14 @@ class Gateway:
                 state, reason = "PDCR", None
                 text = f"forwarded to the creditor agent {entry.forwarded_to}"
             else:
-                result = results[entry.row]
-                code = getattr(result, "code", None)
-                if code == ResultCode.OK:
+                refused = results.refused.get(entry.row)
+                code = results.codes[entry.row]
+                if refused is None and code == ResultCode.OK:
                     state = "ACCR"
                 else:
                     state = "RJCR"
                     reason = "NARR"
-                    text = code.text if isinstance(code, ResultCode) else "not cancelled"
+                    text = refused.text if refused is not None else ResultCode(code).text
             statuses.append(
                 build.CancellationStatus(
                     state,

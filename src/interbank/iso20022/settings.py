@@ -18,9 +18,9 @@ class IsoSettings:
     # Element nesting. The deepest ISO 20022 path the network reads is ~12 levels; the
     # schemas go to ~20; anything past this is an attack on the parser, not a payment.
     depth_max: int = 48
-    # Transactions in one message: all of them go to the journal as one entry, so this
-    # stays at or below the node's batch_size_max.
-    transactions_per_message_max: int = 8190
+    # Transactions in one message: all of them go to the journal as one entry with the
+    # message's RecordMessage, so this stays below the node's batch_size_max (8190).
+    transactions_per_message_max: int = 8189
     # Folder with the ISO 20022 XSDs (``pacs.008.001.08.xsd``, ...). None: the built-in
     # structural check only. The schemas are the operator's to supply (their licence).
     schemas_dir: Path | None = None

@@ -6,11 +6,13 @@ Two kinds of tables:
   primary data that the journal does not hold (the bytes as received, who sent what,
   the message references of each payment). It is written with ``synchronous=FULL``
   before a message's commands are submitted, so nothing acknowledged is missing here.
-- projections (``outcomes``, ``entries``): derived from engine events only; dropped and
-  re-derived by replaying the journal whenever ``applied_seq`` is not the journal's
-  head (after a crash between the journal append and the view update, or a failed
-  update). Payment ids are UETRs as 128-bit integers, so tracking by UETR is tracking
-  by command id.
+- projections (``outcomes``, ``entries``, ``journaled_messages``): derived from applied
+  journal entries only (engine events, result codes, and the RecordMessage rows that
+  put each message's SHA-256 into the hash chain); dropped and re-derived by replaying
+  the journal whenever ``applied_seq`` is not the journal's head (after a crash between
+  the journal append and the view update, or a failed update). The replay itself is
+  the node side's (``interbank.view_feed``): this module reads no journal. Payment ids
+  are UETRs as 128-bit integers, so tracking by UETR is tracking by command id.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from interbank.engine import Batch, BatchResult, Engine, Event, ResultCode
 from interbank.engine.commands import (
     Kind,
@@ -29,6 +33,7 @@ from interbank.engine.commands import (
     PaymentQueued,
     PaymentRejected,
     PaymentSettled,
+    RecordMessage,
     TransferSettled,
 )
 
@@ -63,8 +68,11 @@ CREATE TABLE IF NOT EXISTS entries (
     command_id TEXT NOT NULL, amount_minor INTEGER NOT NULL, counter_account_id INTEGER,
     kind TEXT NOT NULL, run_id INTEGER);
 CREATE INDEX IF NOT EXISTS entries_account ON entries (account_id, at_ns);
+CREATE TABLE IF NOT EXISTS journaled_messages (
+    sha256 TEXT PRIMARY KEY, seq INTEGER NOT NULL, at_ns INTEGER NOT NULL,
+    sender TEXT NOT NULL, command_id TEXT NOT NULL, code INTEGER NOT NULL) WITHOUT ROWID;
 """
-_PROJECTION_TABLES = ("outcomes", "entries")
+_PROJECTION_TABLES = ("outcomes", "entries", "journaled_messages")
 _APPLIED_SEQ = "applied_seq"
 
 
@@ -122,6 +130,18 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class JournaledMessage:
+    """Where a received message's SHA-256 entered the journal (a RecordMessage row)."""
+
+    sha256: str
+    seq: int
+    at_ns: int
+    sender: str
+    command_id: int
+    code: int  # the engine's result for the RecordMessage (0: recorded)
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     account_id: int
     at_ns: int
@@ -145,8 +165,12 @@ class ViewStore:
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=FULL")
             c.executescript(_SCHEMA)
+            row = c.execute("SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)).fetchone()
+        # Kept in memory (this process is the store's only writer), so projecting an entry
+        # does not first read the meta table back.
+        self._applied_seq = 0 if row is None else int(row[0])
         # Set when an update arrived out of order (a hook call was lost): the projections
-        # are stale until catch_up replays the journal.
+        # are stale until the journal is replayed into them (interbank.view_feed).
         self.stale = False
 
     @staticmethod
@@ -260,6 +284,21 @@ class ViewStore:
                 found.update({(str(a), str(b)): str(c) for a, b, c in rows})
         return found
 
+    def message_headers(self, sha256s: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(message definition, sender) of archived messages by SHA-256, without bytes."""
+        found: dict[str, tuple[str | None, str | None]] = {}
+        keys = list(dict.fromkeys(sha256s))
+        with self._lock:
+            for at in range(0, len(keys), 500):  # SQLite binds at most 999 values
+                chunk = keys[at : at + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._connection.execute(
+                    f"SELECT sha256, msg_def, sender FROM messages WHERE sha256 IN ({marks})",
+                    chunk,
+                ).fetchall()
+                found.update({str(sha): (d, f) for sha, d, f in rows})
+        return found
+
     def payment(self, payment_id: int) -> PaymentRecord | None:
         with self._lock:
             row = self._connection.execute(
@@ -298,75 +337,89 @@ class ViewStore:
 
     @property
     def applied_seq(self) -> int:
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)
-            ).fetchone()
-        return 0 if row is None else int(row[0])
+        """The last journal entry the projections hold."""
+        return self._applied_seq
 
     def apply(
         self, seq: int, batch: Batch, result: BatchResult, events: Sequence[Event], engine: Engine
     ) -> None:
-        """Project one applied journal entry. Call in entry order, right after the engine
-        applied it (``engine`` is read for why queued payments wait)."""
-        outcomes, entries = _project(seq, batch, result, events, engine)
+        """Project one applied journal entry, in one transaction. Call in entry order,
+        right after the engine applied it (``engine`` is read for why payments wait)."""
+        if self.stale or seq != self._applied_seq + 1:
+            self.stale = True  # an entry was missed: only a replay can fill the gap
+            return
+        outcomes, entries, journaled = _project(seq, batch, result, events, engine)
         with self._lock:
             c = self._connection
-            row = c.execute("SELECT value FROM meta WHERE key = ?", (_APPLIED_SEQ,)).fetchone()
-            applied = 0 if row is None else int(row[0])
-            if self.stale or seq != applied + 1:
-                self.stale = True  # an entry was missed: only a replay can fill the gap
-                return
+            # Projections are rebuilt from the journal after a crash, so their commit
+            # need not wait for the disk; the archive's next FULL commit syncs the WAL
+            # with these frames in it.
+            c.execute("PRAGMA synchronous=NORMAL")
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?,?,?)", outcomes)
-                c.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?)", entries)
+                if outcomes:
+                    c.executemany("INSERT INTO outcomes VALUES (?,?,?,?,?,?,?)", outcomes)
+                if entries:
+                    c.executemany("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?)", entries)
+                if journaled:
+                    # The first entry that journaled a message keeps it (a re-send's
+                    # RecordMessage is an idempotent replay with no effect).
+                    c.executemany(
+                        "INSERT OR IGNORE INTO journaled_messages VALUES (?,?,?,?,?,?)", journaled
+                    )
                 c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_APPLIED_SEQ, str(seq)))
-                # Projections are rebuildable from the journal: no fsync needed per entry.
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 self.stale = True
                 raise
+            finally:
+                c.execute("PRAGMA synchronous=FULL")
+        self._applied_seq = seq
 
-    def catch_up(self, db: str) -> int:
-        """Re-derive the projections from the journal at ``db`` when they lag its head.
+    def restart_projections(self, journal_head_seq: int) -> int:
+        """Prepare a replay of the journal into the projections; the seq after which
+        entries must be projected (entries up to it are already here).
 
-        Replays every entry into a fresh engine (events need the state they came from)
-        and projects those after ``applied_seq``; returns the entries projected.
+        Everything is dropped and re-derived from seq 1 when the projections are stale
+        (an entry was missed) or belong to a longer journal than this one.
         """
-        from interbank.journal import engine_settings_of, open_journal
-
-        backend = open_journal(db)
-        try:
-            head = backend.head().seq
-            applied = self.applied_seq
-            if applied == head and not self.stale:
-                return 0
-            if applied > head:
-                applied = 0  # the views belong to another journal: derive them anew
-            if self.stale:
-                applied = 0
-            with self._lock:
-                c = self._connection
-                c.execute("BEGIN IMMEDIATE")
+        applied = self._applied_seq
+        if self.stale or applied > journal_head_seq:
+            applied = 0
+        with self._lock:
+            c = self._connection
+            c.execute("BEGIN IMMEDIATE")
+            try:
                 if applied == 0:
                     for table in _PROJECTION_TABLES:
                         c.execute(f"DELETE FROM {table}")
                 c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_APPLIED_SEQ, str(applied)))
                 c.execute("COMMIT")
-            self.stale = False
-            engine = Engine(engine_settings_of(backend.metadata(), backend.location))
-            projected = 0
-            for entry in backend.read(1, head):
-                batch = Batch.unpack(entry.payload)
-                result = engine.apply(batch, entry.timestamp_ns)
-                if entry.seq > applied:
-                    self.apply(entry.seq, batch, result, engine.events(batch, result), engine)
-                    projected += 1
-            return projected
-        finally:
-            backend.close()
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        self._applied_seq = applied
+        self.stale = False
+        return applied
+
+    def journaled(self, sha256: str) -> JournaledMessage | None:
+        """Where the message with this SHA-256 was journaled (None: it never was)."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT * FROM journaled_messages WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        if row is None:
+            return None
+        return JournaledMessage(row[0], row[1], row[2], row[3], int(row[4], 16), row[5])
+
+    def journaled_all(self) -> list[JournaledMessage]:
+        """Every journaled message, in journal order."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT * FROM journaled_messages ORDER BY seq, sha256"
+            ).fetchall()
+        return [JournaledMessage(r[0], r[1], r[2], r[3], int(r[4], 16), r[5]) for r in rows]
 
     def outcomes(self, payment_id: int) -> list[Outcome]:
         with self._lock:
@@ -410,25 +463,42 @@ _ENTRY_KINDS = {
     Kind.REDEEM: "redeem",
     Kind.PAYMENT: "payment",
 }
-_WAITING_ROWS = (ResultCode.OK, ResultCode.QUEUED)
+
+
+_Rows = list[tuple[object, ...]]
 
 
 def _project(
     seq: int, batch: Batch, result: BatchResult, events: Sequence[Event], engine: Engine
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    outcomes: list[tuple[object, ...]] = []
-    entries: list[tuple[object, ...]] = []
+) -> tuple[_Rows, _Rows, _Rows]:
+    """(outcomes, entries, journaled_messages) rows of one applied entry."""
+    outcomes: _Rows = []
+    entries: _Rows = []
+    journaled: _Rows = []
     ts = result.timestamp_ns
-    # Payments refused at entry carry no event: their result code is their outcome.
-    kinds = batch.kind
-    for row in range(len(batch)):
-        if int(kinds[row]) != Kind.PAYMENT or result.replayed[row]:
-            continue
-        code = ResultCode(int(result.codes[row]))
-        if code not in _WAITING_ROWS:
-            outcomes.append(
-                (_id_key(batch.command_id(row)), ts, seq, "rejected", code.reason, code.text, None)
+    kinds, codes, fresh = batch.kind, result.codes, result.replayed == 0
+    # Payments refused at entry carry no event: their result code is their outcome. The
+    # rows are picked with numpy: an entry of a thousand messages has two thousand rows.
+    refused = (kinds == Kind.PAYMENT) & fresh & (codes != ResultCode.OK)
+    refused &= codes != ResultCode.QUEUED
+    for row in np.flatnonzero(refused).tolist():
+        code = ResultCode(int(codes[row]))
+        outcomes.append(
+            (_id_key(batch.command_id(row)), ts, seq, "rejected", code.reason, code.text, None)
+        )
+    for row in np.flatnonzero((kinds == Kind.RECORD_MESSAGE) & fresh).tolist():
+        record = batch.admin[row]
+        assert isinstance(record, RecordMessage)
+        journaled.append(
+            (
+                record.message_sha256,
+                seq,
+                ts,
+                record.sender_bic,
+                _id_key(record.id),
+                int(codes[row]),
             )
+        )
     for event in events:
         if isinstance(event, PaymentQueued):
             view = engine.waiting(event.payment_id)
@@ -515,7 +585,7 @@ def _project(
             )
         elif isinstance(event, LsmRun):
             continue  # each payment of the run has its own PaymentSettled with the run id
-    return outcomes, entries
+    return outcomes, entries, journaled
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,12 +600,27 @@ class TrackEvent:
 
 
 def track(views: ViewStore, uetr: str) -> list[TrackEvent]:
-    """A UETR's life: messages received and routed, and what the engine did with it and
-    with any return of it, oldest first."""
+    """A UETR's life: messages received and routed, where each message's hash entered
+    the journal, and what the engine did with the payment and any return of it, oldest
+    first (a step and the one it caused may share a timestamp: the stable sort keeps
+    received before journaled before settled)."""
     steps = [
         TrackEvent(at, event, detail or "", sha) for at, event, detail, sha in views.history(uetr)
     ]
-    for record in views.payments_of_uetr(uetr):
+    records = views.payments_of_uetr(uetr)
+    shas = [*(s.sha256 for s in steps if s.sha256), *(r.sha256 for r in records)]
+    headers = views.message_headers(shas)
+    for record in records:
+        definition, sender = headers.get(record.sha256, (None, None))
+        event = "received" if record.kind == "payment" else "return received"
+        detail = f"{definition or record.kind} {record.msg_id} from {sender or record.debit_bic}"
+        steps.append(TrackEvent(record.received_ns, event, detail, record.sha256))
+    for sha in dict.fromkeys(shas):
+        journaled = views.journaled(sha)
+        if journaled is not None:
+            detail = f"message SHA-256 {sha} in journal entry {journaled.seq}"
+            steps.append(TrackEvent(journaled.at_ns, "journaled", detail, sha))
+    for record in records:
         for outcome in views.outcomes(record.payment_id):
             event = outcome.event
             if record.kind == "return":
