@@ -16,9 +16,10 @@ For a group of messages (``receive_many``; ``receive`` is a group of one):
 5. answer: pacs.002 (ACSC settled, PDNG queued with why, RJCT with the reason) for
    payments and returns, camt.029 for cancellations, admi.002 for what cannot be read.
 
-UETRs are the payments' command ids, so tracking by UETR is tracking by id. Returns,
-cancellations and message records get ids derived from the sender and their
-references (a re-send maps to the same id and is idempotent).
+UETRs are the payments' command ids, so tracking by UETR is tracking by id. Payments
+in message versions without a UETR get a UUID derived from the sender and its ids
+(``payment_ids``). Returns, cancellations and message records get ids derived from the
+sender and their references (a re-send maps to the same id and is idempotent).
 
 The gateway is where ISO 20022 meets the node: unlike the rest of this package it
 imports ``interbank.node`` (lazily), ``interbank.views`` and ``interbank.view_feed``.
@@ -45,6 +46,7 @@ from interbank.iso20022.model import (
     ResolutionMessage,
     ReturnMessage,
 )
+from interbank.iso20022.payment_ids import carries_uetr, legacy_uetr
 from interbank.iso20022.reasons import Rejection
 from interbank.iso20022.settings import IsoSettings
 from interbank.iso20022.validate import Validator, Verdict
@@ -68,7 +70,7 @@ class Reply:
 class _Tx:
     """One transaction's way through the gateway."""
 
-    uetr: str | None
+    uetr: str | None  # as received, or derived (payment_ids) for versions without one
     end_to_end_id: str | None
     instruction_id: str | None = None
     transaction_id: str | None = None
@@ -77,6 +79,7 @@ class _Tx:
     row: int = -1  # its row in the submitted commands
     cancellation_id: str | None = None
     forwarded_to: str | None = None
+    uetr_derived: bool = False  # never written as OrgnlUETR (the schemas want a v4 UUID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +133,21 @@ def _uuid_int(text: str) -> int:
     return int(text.replace("-", ""), 16)
 
 
-def _entries(message: InboundMessage) -> list[_Tx]:
-    """One entry per transaction, named by the UETR it is about."""
+def _entries(message: InboundMessage, sender: str | None) -> list[_Tx]:
+    """One entry per transaction, named by the UETR it is about. Versions without the
+    UETR element name a payment by the id derived from the sender and its PmtId."""
+    derive = sender is not None and not carries_uetr(message.definition)
     entries: list[_Tx] = []
     if isinstance(message, CreditTransferMessage):
         for tx in message.transactions:
-            entries.append(_Tx(tx.uetr, tx.end_to_end_id, tx.instruction_id, tx.transaction_id))
+            entry = _Tx(tx.uetr, tx.end_to_end_id, tx.instruction_id, tx.transaction_id)
+            if derive and tx.uetr is None and tx.transaction_id is not None:
+                assert sender is not None
+                entry.uetr = legacy_uetr(
+                    sender, tx.instruction_id, tx.end_to_end_id, tx.transaction_id
+                )
+                entry.uetr_derived = True
+            entries.append(entry)
     elif isinstance(message, ReturnMessage):
         for rtr in message.transactions:
             entries.append(
@@ -148,13 +160,15 @@ def _entries(message: InboundMessage) -> list[_Tx]:
             )
     elif isinstance(message, CancellationMessage):
         for cxl in message.transactions:
-            entries.append(
-                _Tx(
-                    cxl.original_uetr,
-                    cxl.original_end_to_end_id,
-                    cancellation_id=cxl.cancellation_id,
-                )
+            entry = _Tx(
+                cxl.original_uetr, cxl.original_end_to_end_id, cancellation_id=cxl.cancellation_id
             )
+            e2e, original_tx = cxl.original_end_to_end_id, cxl.original_transaction_id
+            if derive and cxl.original_uetr is None and e2e and original_tx:
+                assert sender is not None
+                entry.uetr = legacy_uetr(sender, cxl.original_instruction_id, e2e, original_tx)
+                entry.uetr_derived = True
+            entries.append(entry)
     else:
         entries.extend(_Tx(r.original_uetr, r.original_end_to_end_id) for r in message.transactions)
     return entries
@@ -268,7 +282,7 @@ class Gateway:
             plan.message_id = message.assignment_id
         if verdict.rejections:
             plan.group_rejection = verdict.rejections[0]
-        plan.transactions = _entries(message)
+        plan.transactions = _entries(message, plan.sender)
         for index, entry in enumerate(plan.transactions):
             entry.rejection = verdict.transaction_rejections.get(index)
         return plan
@@ -676,7 +690,7 @@ class Gateway:
         return Reply("pacs.002", group, xml, reasons, plan.sha256)
 
     def _status(self, entry: _Tx, results: _Results) -> build.TransactionStatus:
-        uetr = entry.uetr
+        uetr = None if entry.uetr_derived else entry.uetr
 
         def status(
             code: str,
@@ -792,7 +806,7 @@ class Gateway:
             statuses.append(
                 build.CancellationStatus(
                     state,
-                    entry.uetr,
+                    None if entry.uetr_derived else entry.uetr,
                     entry.end_to_end_id,
                     entry.cancellation_id,
                     tx.original_message_id,

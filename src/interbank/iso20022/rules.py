@@ -27,6 +27,7 @@ from interbank.iso20022.model import (
     ResolutionMessage,
     ReturnMessage,
 )
+from interbank.iso20022.payment_ids import carries_uetr, legacy_uetr
 from interbank.iso20022.reasons import Rejection
 from interbank.iso20022.settings import IsoSettings
 from interbank.money import MoneyError, parse_amount
@@ -95,10 +96,23 @@ def check(
                 Rejection("CH21", "the assigner must be an agent with a BIC", "Assgnmt/Assgnr")
             )
         transactions: dict[int, Rejection] = {}
+        derivable = isinstance(message, CancellationMessage) and not carries_uetr(
+            message.definition
+        )
         for index, tx in enumerate(message.transactions):
-            if tx.original_uetr is None:
+            if tx.original_uetr is not None:
+                continue
+            if not derivable:
                 transactions[index] = Rejection(
                     "CH21", "OrgnlUETR is missing: the network finds payments by UETR", tx.location
+                )
+            elif tx.original_end_to_end_id is None or tx.original_transaction_id is None:  # type: ignore[union-attr]
+                # A version without OrgnlUETR names the payment by the ids it was sent with.
+                transactions[index] = Rejection(
+                    "CH21",
+                    "OrgnlEndToEndId and OrgnlTxId are needed to find a payment sent without "
+                    "a UETR",
+                    tx.location,
                 )
         if isinstance(message, ResolutionMessage) and not message.transactions:
             group.append(Rejection("CH21", "CxlDtls/TxInfAndSts is missing", "CxlDtls"))
@@ -206,17 +220,34 @@ def _credit_transfers(
     )
     transactions: dict[int, Rejection] = {}
     seen: set[str] = set()
+    # Versions before 08 have no UETR element: the payment is known by an id derived from
+    # the sender and its PmtId (payment_ids), which then needs the TxId.
+    derived = not carries_uetr(message.definition)
     for index, tx in enumerate(message.transactions):
         where = tx.location
         finding: Rejection | None = None
-        if tx.uetr is None:
+        key = tx.uetr
+        if key is None and derived and tx.transaction_id is not None:
+            key = legacy_uetr(sender or "", tx.instruction_id, tx.end_to_end_id, tx.transaction_id)
+        if key is None and derived:
+            finding = Rejection(
+                "CH21",
+                "PmtId/TxId is missing: a payment without a UETR is known by its sender's ids",
+                f"{where}/PmtId/TxId",
+            )
+        elif key is None:
             finding = Rejection(
                 "CH21", "PmtId/UETR is missing: every payment needs one", f"{where}/PmtId/UETR"
             )
-        elif tx.uetr in seen:
-            finding = Rejection(
-                "DUPL", f"UETR {tx.uetr} appears twice in the message", f"{where}/PmtId/UETR"
-            )
+        elif key in seen:
+            if tx.uetr is not None:
+                finding = Rejection(
+                    "DUPL", f"UETR {key} appears twice in the message", f"{where}/PmtId/UETR"
+                )
+            else:
+                finding = Rejection(
+                    "DUPL", "the same PmtId appears twice in the message", f"{where}/PmtId"
+                )
         else:
             finding = (
                 _party_finding(tx.debit_party, debit_role, where)
@@ -233,8 +264,8 @@ def _credit_transfers(
                 or amount_minor(tx.amount)[1]
                 or _date_finding(tx.settlement_date, today, settings, f"{where}/IntrBkSttlmDt")
             )
-        if tx.uetr is not None:
-            seen.add(tx.uetr)
+        if key is not None:
+            seen.add(key)
         if finding is not None:
             if not finding.location:
                 finding = Rejection(finding.code, finding.text, f"{where}/IntrBkSttlmAmt")
