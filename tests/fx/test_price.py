@@ -8,6 +8,7 @@ import pytest
 
 from interbank.engine import (
     AccountKind,
+    Command,
     Engine,
     EngineSettings,
     Issue,
@@ -37,7 +38,7 @@ RATES = parse_csv(
 def network() -> Engine:
     """RUB, USD and JPY; sender 1 (RUB), receiver 2 (JPY), provider PROV with 3/4/5."""
     engine = Engine(EngineSettings(idempotency_window_commands=1 << 10, batch_commands_max=1 << 10))
-    commands = [
+    commands: list[Command] = [
         Register(1, "CBRFRUMM", "RUB CB", Role.CENTRAL_BANK, "RUB"),
         OpenAccount(2, 91, "CBRFRUMM", "RUB", AccountKind.ISSUANCE),
         Register(3, "FRNYUS33", "USD CB", Role.CENTRAL_BANK, "USD"),
