@@ -957,6 +957,9 @@ def iso_submit(
     file: Annotated[str, typer.Argument(help="The message file ('-' reads stdin).")],
     db: DbOption = DB_DEFAULT,
     schemas: SchemasOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object: the answer, its reasons, its XML.")
+    ] = False,
 ) -> None:
     """Submit one message to the network; print the answer (pacs.002, admi.002, camt.029).
 
@@ -966,11 +969,20 @@ def iso_submit(
     from interbank.iso20022.gateway import Gateway
 
     data = _read_message(file)
-    with Gateway.open(db, _iso_settings(schemas)) as gateway:
+    settings = _iso_settings(schemas)
+    with Gateway.open(db, settings) as gateway:
         reply = gateway.receive(data)
-    if reply.xml:
-        sys.stdout.write(reply.xml.decode() + "\n")
-    _stderr().print(f"{reply.kind} {reply.status}")
+    if as_json:
+        _print_json({
+            "kind": reply.kind, "status": reply.status, "sha256": reply.sha256,
+            "reasons": [{"code": r.code, "text": r.text, "location": r.location}
+                        for r in reply.reasons],
+            "xml": reply.xml.decode(),
+        })  # fmt: skip
+    else:
+        if reply.xml:
+            sys.stdout.write(reply.xml.decode() + "\n")
+        _stderr().print(f"{reply.kind} {reply.status}")
     if reply.kind == "admi.002":
         raise typer.Exit(EXIT_LINES_REFUSED)
 
@@ -1009,24 +1021,47 @@ def iso_track(
     db: DbOption = DB_DEFAULT,
     as_json: JsonOption = False,
 ) -> None:
-    """A payment's life by UETR: received, queued (and why), settled (when, which LSM
-    run), returned or cancelled, and the messages exchanged."""
+    """A payment's life by UETR: received, journaled, queued (and why), settled (when,
+    which LSM run), returned or cancelled, and the messages exchanged.
+
+    Each journaled message's archived bytes are checked against the SHA-256 its journal
+    entry holds: exit 4 when they differ (the archive was altered), 1 when the UETR is
+    unknown.
+    """
     from interbank.iso20022.gateway import Gateway
+    from interbank.view_feed import message_evidence
     from interbank.views import track
 
     key = uetr.strip().lower()
-    with Gateway.open(db) as gateway:
+    with Gateway.open(db, _iso_settings(None)) as gateway:
         steps = track(gateway.views, key)
+        evidence = {
+            step.sha256: message_evidence(gateway.views, db, step.sha256)
+            for step in steps
+            if step.event == "journaled" and step.sha256
+        }
     if not steps:
         raise UserError(f"no payment with UETR {key}", EXIT_LINES_REFUSED, "NARR")
+    altered = [e for e in evidence.values() if not e.intact]
     if as_json:
-        _print_json([_as_dict(step) for step in steps])
-        return
-    out = _stdout()
-    for step in steps:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(step.at_ns // 1_000_000_000))
-        message = f" [{step.sha256[:12]}]" if step.sha256 else ""
-        out.print(f"{when}Z {step.event:<10} {step.detail}{message}", markup=False)
+        _print_json([
+            {**_as_dict(step), "evidence": (
+                {"intact": evidence[step.sha256].intact, "seq": evidence[step.sha256].seq,
+                 "text": evidence[step.sha256].text}
+                if step.sha256 in evidence and step.event == "journaled" else None)}
+            for step in steps
+        ])  # fmt: skip
+    else:
+        out = _stdout()
+        for step in steps:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(step.at_ns // 1_000_000_000))
+            message = f" [{step.sha256[:12]}]" if step.sha256 else ""
+            detail = step.detail
+            if step.event == "journaled" and step.sha256 in evidence:
+                detail = f"{detail}: {evidence[step.sha256].text}"
+            out.print(f"{when}Z {step.event:<10} {detail}{message}", markup=False)
+    if altered:
+        raise UserError(altered[0].text, EXIT_VERIFY_FAILED)
 
 
 # --- rating: the credit agency (its commands are in cli_rating.py) ---------------------------
