@@ -1080,6 +1080,14 @@ from interbank.cli_fx import fx_app  # noqa: E402
 app.add_typer(fx_app, name="fx")
 
 
+# --- pki: the certificate authority for mutual TLS (its commands are in cli_pki.py) ----------
+
+# cli_pki imports only typer and rich at module level, so --help stays fast.
+from interbank.cli_pki import pki_app  # noqa: E402
+
+app.add_typer(pki_app, name="pki")
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
