@@ -1088,6 +1088,14 @@ from interbank.cli_pki import pki_app  # noqa: E402
 app.add_typer(pki_app, name="pki")
 
 
+# --- reserve, lending: the reserve pool and the development bank (cli_reserve, cli_lending) ---
+
+# Both modules import only typer and rich at module level, so --help stays fast.
+from interbank.cli_reserve import reserve_app  # noqa: E402
+
+app.add_typer(reserve_app, name="reserve")
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
