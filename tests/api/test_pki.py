@@ -485,6 +485,16 @@ def test_truncated_certificate_is_malformed(
         )
 
 
+def test_damaged_version_is_malformed(
+    pki_dir: Path, ca: x509.Certificate, crl: RevocationList
+) -> None:
+    # Found by the byte-flip test below: cryptography reads the version lazily.
+    der = bytearray(_issue(pki_dir).certificate.public_bytes(serialization.Encoding.DER))
+    version_at = der.index(b"\xa0\x03\x02\x01\x02") + 4  # [0] EXPLICIT INTEGER 2 (v3)
+    der[version_at] = 0x07
+    _refused(RefusalReason.MALFORMED, lambda: pki.identity_of(bytes(der), ca, crl))
+
+
 @pytest.fixture(scope="module")
 def shared(
     tmp_path_factory: pytest.TempPathFactory,

@@ -573,7 +573,9 @@ def load_certificate(data: bytes | str | x509.Certificate) -> x509.Certificate:
         if raw.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(raw)
         return x509.load_der_x509_certificate(raw)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+    except Exception as error:
+        # Whatever the parser throws at untrusted bytes (ValueError, InvalidVersion,
+        # ...), the answer is the same refusal, never a 500.
         raise CertificateRefusedError(
             RefusalReason.MALFORMED, f"not an X.509 certificate ({_first_line(error)})"
         ) from None
@@ -602,12 +604,20 @@ def identity_of(
     except (
         ValueError,
         TypeError,
+        x509.InvalidVersion,
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
     ) as error:
-        # cryptography parses extensions lazily, so a damaged one surfaces only here.
+        # cryptography parses the version and extensions lazily, so a damaged one
+        # surfaces only when read.
         raise CertificateRefusedError(
             RefusalReason.MALFORMED, f"unreadable certificate field ({_first_line(error)})"
+        ) from None
+    except Exception as error:
+        # Untrusted input: whatever else a parser throws, the answer is no, never a 500.
+        raise CertificateRefusedError(
+            RefusalReason.MALFORMED,
+            f"unreadable certificate ({type(error).__name__}: {_first_line(error)})",
         ) from None
 
 
