@@ -1091,9 +1091,11 @@ app.add_typer(pki_app, name="pki")
 # --- reserve, lending: the reserve pool and the development bank (cli_reserve, cli_lending) ---
 
 # Both modules import only typer and rich at module level, so --help stays fast.
+from interbank.cli_lending import lending_app  # noqa: E402
 from interbank.cli_reserve import reserve_app  # noqa: E402
 
 app.add_typer(reserve_app, name="reserve")
+app.add_typer(lending_app, name="lending")
 
 
 # --- bench ------------------------------------------------------------------------------------
