@@ -35,7 +35,6 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
@@ -955,12 +954,6 @@ def test_normal_payments_rounds_never_beat_the_optimum_of_positions_after_the_se
 # --- engine bugs found by the properties above, pinned until fixed --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: MovePayment to the back gives the payment max(order)+1 of its class "
-    "without advancing Queues.order_next, so a payment arriving later takes the same or a "
-    "smaller order and goes ahead of it (rtgs.py Queues.move)",
-)
 def test_a_payment_moved_to_the_back_stays_ahead_of_later_arrivals() -> None:
     # A=50. H1 high 80 to B waits (80 > 50). H1 is moved to the back of the high class
     # (it is alone there). H2 high 10 to C arrives later, so it joins the class behind H1:
@@ -973,7 +966,6 @@ def test_a_payment_moved_to_the_back_stays_ahead_of_later_arrivals() -> None:
     assert result.code == ResultCode.QUEUED and net.balance("A") == 50
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: as above, with normal payments (order only)")
 def test_moving_to_the_back_twice_keeps_later_arrivals_behind() -> None:
     # A=0: N1 waits and is moved to the back twice; N2 arrives after: queue [N1, N2].
     net = Network(settings=PROPERTY_SETTINGS)

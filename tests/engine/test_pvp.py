@@ -510,7 +510,7 @@ def test_a_provider_that_lost_an_account_cannot_be_used() -> None:
         ({"rate": "0.0000000000001"}, ResultCode.RATE_INVALID, "FF01"),  # 13 places
         ({"rate": ""}, ResultCode.RATE_INVALID, "FF01"),
         ({"to_currency": "CNY"}, ResultCode.QUOTE_INVALID, "FF01"),  # CNY to CNY
-        ({"from_currency": "EUR"}, ResultCode.CURRENCY_UNKNOWN, None),  # not on the network
+        ({"from_currency": "EUR"}, ResultCode.CURRENCY_NOT_HELD, None),  # not on the network
         ({"amount_min_minor": 0}, ResultCode.QUOTE_INVALID, "FF01"),
         ({"amount_min_minor": 11, "amount_max_minor": 10}, ResultCode.QUOTE_INVALID, "FF01"),
         ({"fee_minor": 1}, ResultCode.QUOTE_INVALID, "FF01"),  # fee not below the minimum
@@ -541,7 +541,7 @@ def test_a_quote_id_is_used_once_and_only_its_provider_or_the_operator_withdraws
     quote = net.quote(P1, "CNY/JPY", "21.4")
     again = PublishQuote(quote, P1, "CNY", "JPY", "21.5", 1, 10**6, FAR_NS)
     assert net.run(again)[0] == [ResultCode.ID_REUSED]
-    assert net.run(WithdrawQuote(net.id(), quote, P2))[0] == [ResultCode.NOT_PAYMENT_SENDER]
+    assert net.run(WithdrawQuote(net.id(), quote, P2))[0] == [ResultCode.NOT_QUOTE_PROVIDER]
     assert net.run(WithdrawQuote(net.id(), quote, P1))[0] == [ResultCode.OK]
     assert net.run(WithdrawQuote(net.id(), quote))[0] == [ResultCode.QUOTE_NOT_FOUND]
     cross = CrossPayment(net.id(), account(S, "CNY"), account(R, "JPY"), 100_00, quote)

@@ -693,7 +693,7 @@ def test_settle_set_refuses_sets_that_break_order_or_name_the_wrong_payments() -
     result = net.send_one(SettleSet(net.next_id(), "EUR", (h1, h2)))  # 90 > 49
     assert result.code == ResultCode.SETTLE_SET_INFEASIBLE
     result = net.send_one(SettleSet(net.next_id(), "JPY", (h1,)))
-    assert result.code == ResultCode.CURRENCY_UNKNOWN and result.reason == "AM03"
+    assert result.code == ResultCode.CURRENCY_NOT_HELD and result.reason == "AM03"
     assert net.state() == before
 
 
@@ -749,7 +749,7 @@ def test_resolve_gridlock_on_demand() -> None:
     assert net.runs() == []
     before = net.state()
     result = net.send_one(ResolveGridlock(net.next_id(), "JPY"))
-    assert result.code == ResultCode.CURRENCY_UNKNOWN and net.state() == before
+    assert result.code == ResultCode.CURRENCY_NOT_HELD and net.state() == before
 
 
 # --- bad input: reason code and no effect ---------------------------------------------------------
@@ -769,7 +769,7 @@ BAD_SETTINGS: dict[str, tuple[object, ResultCode, str]] = {
         SetBilateralLimit(0, BICS["A"], BICS["B"], "EUR", -1), ResultCode.LIMIT_INVALID, "AM12"),
     "bilateral: currency not held": (
         SetBilateralLimit(0, BICS["A"], BICS["B"], "JPY", 100),
-        ResultCode.CURRENCY_UNKNOWN, "AM03"),
+        ResultCode.CURRENCY_NOT_HELD, "AM03"),
     "multilateral: unknown owner": (
         SetMultilateralLimit(0, "DEUTDEFF", "EUR", 100), ResultCode.PARTICIPANT_NOT_FOUND,
         "RC01"),
@@ -787,9 +787,9 @@ BAD_SETTINGS: dict[str, tuple[object, ResultCode, str]] = {
     "reservation: negative": (
         SetReservation(0, 100, HIGH, -1), ResultCode.RESERVATION_INVALID, "AM12"),
     "end of day: currency not held": (
-        EndOfDay(0, "JPY"), ResultCode.CURRENCY_UNKNOWN, "AM03"),
+        EndOfDay(0, "JPY"), ResultCode.CURRENCY_NOT_HELD, "AM03"),
     "start of day: currency not held": (
-        StartOfDay(0, "JPY"), ResultCode.CURRENCY_UNKNOWN, "AM03"),
+        StartOfDay(0, "JPY"), ResultCode.CURRENCY_NOT_HELD, "AM03"),
 }  # fmt: skip
 
 

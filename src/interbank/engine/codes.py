@@ -61,6 +61,8 @@ class ResultCode(IntEnum):
     PVP_SAME_CURRENCY = 67
     QUOTE_INVALID = 68
     DIGEST_INVALID = 69
+    CURRENCY_NOT_HELD = 70
+    NOT_QUOTE_PROVIDER = 71
     # Administrative commands (applied outside the transfer kernel).
     BIC_INVALID = 40
     PARTICIPANT_EXISTS = 41
@@ -223,6 +225,11 @@ _REASONS: dict[ResultCode, tuple[str, str]] = {
     ResultCode.PVP_SAME_CURRENCY: (
         "AM03",
         "both accounts hold the same currency: send a payment, not a cross-currency one",
+    ),
+    ResultCode.CURRENCY_NOT_HELD: ("AM03", "the network holds no account in this currency"),
+    ResultCode.NOT_QUOTE_PROVIDER: (
+        "AG01",
+        "only the quote's provider or the operator may withdraw it",
     ),
     ResultCode.DIGEST_INVALID: ("FF01", "a message hash is 64 lower-case hexadecimal characters"),
     ResultCode.QUOTE_INVALID: (

@@ -63,7 +63,7 @@ from interbank.engine.commands import (
     TransferSettled,
     WithdrawQuote,
 )
-from interbank.engine.pvp import CrossCurrency, PriceView
+from interbank.engine.pvp import CrossCurrency, PriceView, QuoteView
 from interbank.engine.rtgs import Queues, Waiting, WaitView
 from interbank.money import MoneyError, currency
 
@@ -590,6 +590,10 @@ class Engine:
             return []
         return [self._queues.wait_view(w) for w in self._queues._sender_queue(slot)]
 
+    def quotes(self) -> list[QuoteView]:
+        """The FX quote book (withdrawn quotes are gone; expired ones stay until purged)."""
+        return self._fx.views()
+
     def waiting_count(self) -> int:
         return len(self._queues.waiting)
 
@@ -741,9 +745,11 @@ class Engine:
         code = getattr(command, "currency", None)
         # Only currencies the network holds accounts in; a rejected command must not
         # register a new currency (the currency table is part of the state).
-        cur = self._currency_index.get(code, -1) if isinstance(code, str) else -1
-        if cur < 0:
+        if not isinstance(code, str) or not _currency_valid(code):
             return ResultCode.CURRENCY_UNKNOWN
+        cur = self._currency_index.get(code, -1)
+        if cur < 0:
+            return ResultCode.CURRENCY_NOT_HELD
         now = self.timestamp_ns
         if isinstance(command, SetBilateralLimit | SetMultilateralLimit):
             owner = self._participant_index.get(canonical_bic(command.bic), -1)

@@ -28,6 +28,7 @@ from interbank.engine.commands import (
     PvpSettled,
 )
 from interbank.engine.rtgs import NORMAL, Waiting
+from interbank.money import MoneyError
 from interbank.money import currency as iso_currency
 
 if TYPE_CHECKING:
@@ -129,6 +130,21 @@ class WaitingPvp:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteView:
+    """One quote of the book, as people read it."""
+
+    quote_id: int
+    provider_bic: str
+    from_currency: str
+    to_currency: str
+    rate: str
+    amount_min_minor: int
+    amount_max_minor: int
+    fee_minor: int
+    expires_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class PriceView:
     """What a sender sees before committing: amounts, rate, every fee, the legs."""
 
@@ -165,9 +181,14 @@ class CrossCurrency:
         if rate is None:
             return ResultCode.RATE_INVALID
         codes = (command.from_currency, command.to_currency)
+        for code in codes:
+            try:
+                iso_currency(code)
+            except MoneyError:
+                return ResultCode.CURRENCY_UNKNOWN
         numbers = [e._currency_index.get(code, -1) for code in codes]
         if min(numbers) < 0:
-            return ResultCode.CURRENCY_UNKNOWN
+            return ResultCode.CURRENCY_NOT_HELD
         low, high, fee = command.amount_min_minor, command.amount_max_minor, command.fee_minor
         amount_max = e.settings.amount_minor_max
         if (
@@ -200,7 +221,7 @@ class CrossCurrency:
             return ResultCode.QUOTE_NOT_FOUND
         e = self._engine
         if by_bic is not None and e.canonical(by_bic) != e._participants[quote.provider].bic:
-            return ResultCode.NOT_PAYMENT_SENDER
+            return ResultCode.NOT_QUOTE_PROVIDER
         del self.quotes[quote_id]
         for pvp in sorted(self.waiting.values(), key=lambda p: p.payment_id):
             if quote_id in pvp.route.quote_ids:
@@ -448,6 +469,15 @@ class CrossCurrency:
                    names[g.currency]) for g in route.legs),
         )  # fmt: skip
 
+    def views(self) -> list[QuoteView]:
+        e = self._engine
+        return [
+            QuoteView(q.quote_id, e._participants[q.provider].bic, e._currencies[q.from_currency],
+                      e._currencies[q.to_currency], q.rate_text, q.amount_min_minor,
+                      q.amount_max_minor, q.fee_minor, q.expires_at_ns)
+            for q in sorted(self.quotes.values(), key=lambda q: q.quote_id)
+        ]  # fmt: skip
+
     # --- state --------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -479,4 +509,4 @@ def closed_or_issuance(engine: Engine, slot: int) -> bool:
     return bool(int(engine._acc_flags[slot]) & (kernel.ACC_CLOSED | kernel.ACC_ISSUANCE))
 
 
-__all__ = ["CrossCurrency", "PriceView", "Priority", "convert_minor", "parse_rate"]
+__all__ = ["CrossCurrency", "PriceView", "Priority", "QuoteView", "convert_minor", "parse_rate"]

@@ -551,7 +551,13 @@ class Queues:
             for w in self.by_sender[payment.debit].values()
             if w.priority == payment.priority
         ]
-        payment.order = (min(same_class) - 1) if to_front else (max(same_class) + 1)
+        if to_front:
+            payment.order = min(same_class) - 1
+        else:
+            # Behind everything of its class now, and behind nothing that arrives later:
+            # later arrivals take order_next, so the counter moves past this order.
+            payment.order = max(max(same_class) + 1, self.order_next)
+            self.order_next = payment.order + 1
         self.dirty.add(payment.currency)
 
     def end_of_day(self, currency: int, now_ns: int) -> None:

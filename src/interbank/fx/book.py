@@ -1,9 +1,8 @@
 """The quote book as people read it: every quote the network holds, with names not numbers.
 
-The engine keeps quotes inside its state (they are journaled commands) and offers no
-public listing yet, so this module is the one place outside the engine that reads
-``engine._fx.quotes``; when the engine gains a public accessor, only ``quote_book``
-changes. Reading never changes the engine.
+The engine keeps quotes inside its state (they are journaled commands) and lists them
+with ``Engine.quotes()``; this module adds what people need to read them (validity at
+a time). Reading never changes the engine.
 """
 
 from __future__ import annotations
@@ -43,20 +42,17 @@ class QuoteView:
 
 def quote_book(engine: Engine) -> list[QuoteView]:
     """Every quote the engine holds (expired ones too, until it drops them), by id."""
-    participants = engine.participants()
-    currencies = engine._currencies
-    views = [
+    return [
         QuoteView(
             quote.quote_id,
-            participants[quote.provider].bic,
-            currencies[quote.from_currency],
-            currencies[quote.to_currency],
-            quote.rate_text,
+            quote.provider_bic,
+            quote.from_currency,
+            quote.to_currency,
+            quote.rate,
             quote.amount_min_minor,
             quote.amount_max_minor,
             quote.fee_minor,
             quote.expires_at_ns,
         )
-        for quote in engine._fx.quotes.values()
+        for quote in engine.quotes()
     ]
-    return sorted(views, key=lambda v: v.quote_id)
