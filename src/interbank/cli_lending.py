@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -92,15 +92,26 @@ def _guarded(command: Callable[P, None]) -> Callable[P, None]:
             try:
                 command(*args, **kwargs)
             except LendingError as error:
-                # A file that cannot be read or parsed is bad input; the rest are refusals.
-                bad_file = error.reason_code == "FF01" and "file" in error.text
-                raise UserError(
-                    error.text, EXIT_USAGE if bad_file else EXIT_REFUSED, error.reason_code
-                ) from None
+                raise UserError(error.text, EXIT_REFUSED, error.reason_code) from None
             except StoreError as error:
                 raise UserError(str(error), EXIT_NETWORK) from None
 
     return run
+
+
+T = TypeVar("T")
+
+
+def _usage(read: Callable[[], T], source: object) -> T:
+    """Read a file the user gave; what is wrong with it is bad input (exit 2)."""
+    from interbank.cli import UserError
+    from interbank.lending.terms import LendingError
+
+    try:
+        return read()
+    except LendingError as error:
+        where = f"{source}: " if source else ""
+        raise UserError(f"{where}{error.text}", EXIT_USAGE, error.reason_code) from None
 
 
 def _out() -> Console:
@@ -250,7 +261,8 @@ def lending_init(
     from interbank.network_port import open_network
 
     day = _day(on)
-    book, bound = load_lending_rulebook(rulebook), load_bank_binding(binding)
+    book = _usage(lambda: load_lending_rulebook(rulebook), rulebook)
+    bound = _usage(lambda: load_bank_binding(binding), binding)
     path = _store_path(db, store)
     if Path(path).exists():
         raise UserError(f"{path} already exists: the bank has records", EXIT_USAGE)
@@ -278,7 +290,7 @@ def lending_rulebook(
     from interbank.lending.terms import load_lending_rulebook
     from interbank.money import format_amount
 
-    book = load_lending_rulebook(file)
+    book = _usage(lambda: load_lending_rulebook(file), file)
     if as_json:
         data = asdict(book)
         data.pop("text")
@@ -408,7 +420,7 @@ def lending_sign(
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read {file}: {error}", EXIT_USAGE) from None
     with _bank(db, store, network=True) as bank:
-        terms = parse_loan_terms(text, bank.rulebook)
+        terms = _usage(lambda: parse_loan_terms(text, bank.rulebook), file)
         loan = bank.sign(terms, terms.signed_on)
     plan = loan.plan
     years = _hundredths(plan.average_maturity_years)
