@@ -1276,6 +1276,52 @@ def follow(
             signal.signal(number, handler)
 
 
+# --- serve: the HTTP service (its code is in api/) ------------------------------------------
+
+
+@app.command()
+@_guarded
+def serve(
+    db: DbOption = DB_DEFAULT,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8443,
+    pki: Annotated[
+        str | None,
+        typer.Option("--pki", metavar="DIR", help="PKI directory (interbank pki init): "
+                     "mutual TLS, the production mode."),
+    ] = None,
+    dev_tokens: Annotated[
+        str | None,
+        typer.Option("--dev-tokens", metavar="FILE", help="Development only: bearer tokens "
+                     "(JSON token -> identity), plain HTTP on loopback; refused with --pki, "
+                     "a PostgreSQL journal, another address or INTERBANK_ENV=production."),
+    ] = None,
+    schemas: SchemasOption = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option("--limit", metavar="NAME=VALUE", help="A service limit, e.g. "
+                     "batch_commands_max=4096, participant_requests_per_s=500 (docs/api.md)."),
+    ] = None,
+) -> None:
+    """Run the HTTPS API (OpenAPI at /openapi.json, interactive docs at /docs)."""
+    from interbank.api import server
+    from interbank.api.settings import SettingsError
+
+    values: dict[str, int] = {}
+    for item in limit or []:
+        name, _, text = item.partition("=")
+        if not text.strip().isdigit():
+            raise UserError(f"--limit {item!r}: NAME=INTEGER", EXIT_USAGE)
+        values[name.strip()] = int(text)
+    try:
+        settings = server.settings_from(values)
+        tls, dev = server.tls_or_dev(pki, dev_tokens)
+        server.serve(db, host, port, settings, tls, dev, schemas,
+                     on_ready=lambda url: _stderr().print(f"interbank serving on {url}"))
+    except (SettingsError, ValueError) as error:
+        raise UserError(str(error), EXIT_USAGE) from None
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
