@@ -699,7 +699,8 @@ async def _queue_action(request: Request, identity: Identity, uetr: str, action:
         return True, any(w.payment_id == payment_id for a in own for w in engine.queue(a))
 
     waiting, own = await service.read(owner)
-    if waiting and not own:
+    senders = {r.debit_bic for r in service.views.payments_of_uetr(uetr.lower()) if r.debit_bic}
+    if (waiting and not own) or (senders and identity.bic not in senders):
         raise access.refuse(identity, route, f"payment {uetr} is not one of yours")
     if not waiting:
         raise ApiError(404, "NARR", f"payment {uetr} is not waiting in a queue")
