@@ -28,9 +28,11 @@ imports ``interbank.node`` (lazily), ``interbank.views`` and ``interbank.view_fe
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -257,16 +259,17 @@ class Gateway:
             from interbank.view_feed import catch_up
 
             catch_up(self.views, self.db)
-        now_ns = time.time_ns()
-        today = today or dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC).date()
-        plans = [self._plan(bytes(data), today) for data in messages]
-        self._state_rules(plans)
-        self._archive(plans, now_ns)
-        results = self._submit(plans)
-        answered_ns = time.time_ns()
-        # One creation time for every answer of the group: they are built together.
-        created = build.iso_datetime(answered_ns)
-        return [self._answer(plan, results, created, answered_ns) for plan in plans]
+        with _collection_deferred():
+            now_ns = time.time_ns()
+            today = today or dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC).date()
+            plans = [self._plan(bytes(data), today) for data in messages]
+            self._state_rules(plans)
+            self._archive(plans, now_ns)
+            results = self._submit(plans)
+            answered_ns = time.time_ns()
+            # One creation time for every answer of the group: they are built together.
+            created = build.iso_datetime(answered_ns)
+            return [self._answer(plan, results, created, answered_ns) for plan in plans]
 
     def _plan(self, data: bytes, today: dt.date) -> _Plan:
         verdict = self.validator.check(data, usage_rules=True, today=today)
@@ -829,6 +832,26 @@ class Gateway:
         )
         reasons = tuple(Rejection(s.reason, s.text or "") for s in statuses if s.reason)
         return Reply("camt.029", confirmation, xml, reasons, plan.sha256)
+
+
+@contextmanager
+def _collection_deferred() -> Iterator[None]:
+    """Hold the cyclic garbage collector back until a group of messages is answered.
+
+    A group keeps some thirty objects per message alive from validation to answer, so
+    a thousand messages set off many young collections and a full one every group or
+    two, each walking every live object in the process: 7-10% of the gateway's CPU
+    (measured with bench iso). Everything the group allocates is freed by reference
+    counting when it ends, so nothing piles up; the collector resumes right after (and
+    is left off if it was off).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _window_ns(

