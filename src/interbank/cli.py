@@ -1108,8 +1108,9 @@ def bench(
         str,
         typer.Argument(
             help="'core' (engine, node, replay), 'iso' (ISO 20022 gateway), 'pg' (the "
-            "node on the PostgreSQL journal: pg_durable_tps) or 'pvp' (cross-currency pairs "
-            "settled payment-versus-payment beside plain transfers)."
+            "node on the PostgreSQL journal: pg_durable_tps), 'pvp' (cross-currency pairs "
+            "settled payment-versus-payment beside plain transfers) or 'lsm' (RTGS queues "
+            "and liquidity saving beside exact optima)."
         ),
     ] = "core",
     quick: Annotated[
@@ -1168,8 +1169,19 @@ def bench(
             _stdout().print(benchmark_pvp.render_table(pvp_figures))
         _print_json(pvp_figures)
         return
+    if suite == "lsm":  # queues and liquidity saving beside exact optima (HiGHS)
+        from interbank import benchmark_lsm
+
+        with _user_errors():
+            lsm_report = benchmark_lsm.measure(quick=quick, progress=lambda m: err.log(m))
+        if not as_json:
+            _stdout().print(benchmark_lsm.render_table(lsm_report))
+        _print_json(lsm_report.figures())
+        return
     if suite != "core":
-        raise UserError(f"unknown benchmark suite {suite!r}: core, iso, pg or pvp", EXIT_USAGE)
+        raise UserError(
+            f"unknown benchmark suite {suite!r}: core, iso, pg, pvp or lsm", EXIT_USAGE
+        )
     from interbank import benchmark
 
     with _user_errors():
