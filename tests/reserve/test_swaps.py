@@ -258,3 +258,28 @@ def test_drill_runs_the_whole_cycle_without_moving_real_balances(
     assert report.interest_minor == 293_222_223
     failed = pool.drill("IN", "liquidity", "de_linked", 6 * 10**9 * USD, "83.10", "4.30", REQUESTED)
     assert failed.outcome == "failed" and "exceeds the de-linked" in failed.log[-1]
+
+
+def test_a_provider_short_of_usd_fails_the_whole_swap_and_a_retry_settles(
+    pool: ReservePool, network: ScratchNetwork
+) -> None:
+    request = _approved(pool)
+    china = _usd(pool, "CN")
+    reserves = network.account(china)
+    assert reserves is not None
+    assert network.submit([Redeem(10**30, china, reserves.available_minor)])[0].ok
+    before = balances(network)
+    refused = pool.settle(request, "18.50", "4.50", SETTLED)
+    assert not refused.settled and refused.reason.startswith("AM04")
+    assert "(CN pays USD)" in refused.reason
+    # Both legs or neither: not even the other providers' USD or the issued ZAR moved.
+    assert balances(network) == before
+    drawing = pool.state.drawings[request]
+    assert drawing.status == "approved" and drawing.steps[-1].outcome == "refused"
+    # China's reserves come back; a second attempt (new command ids) settles.
+    assert network.submit([Issue(10**30 + 1, china, 41 * 10**9 * USD)])[0].ok
+    retried = pool.settle(request, "18.50", "4.50", SETTLED)
+    assert retried.settled
+    first_ids = {f.command_id for f in refused.flows}
+    assert first_ids.isdisjoint(f.command_id for f in retried.flows)
+    assert pool.state.drawings[request].status == "active"
