@@ -258,19 +258,18 @@ def gridlocked_instance(
     attempts_max: int = 200,
 ) -> tuple[Instance, int, bool, float]:  # fmt: skip
     """Draw until an instance is gridlocked with exactly ``payments`` payments left:
-    three times as many payments are drawn, opening balances are 0-10% of each bank's
-    outgoing value, then everything that settles one by one is settled (FIFO for firm
-    payments, bypass for normal ones). With it, its optimum (see ``optimum``), which
-    must be positive."""
+    opening balances 0-10% of each bank's outgoing value; everything that settles one by
+    one is settled (FIFO for firm payments, bypass for normal ones), and more payments
+    arrive until ``payments`` of them cannot. With it, its optimum (see ``optimum``),
+    which must be positive."""
     for _ in range(attempts_max):
-        drawn = _draw(rng, banks, payments * 3, firm=firm)
-        outgoing: dict[int, int] = {}
-        for p in drawn:
-            outgoing[p.sender] = outgoing.get(p.sender, 0) + p.amount_minor
-        balances = {b: int(outgoing.get(b, 0) * rng.uniform(0.0, 0.1)) for b in range(-1, banks)}
-        left = settle_one_by_one(drawn, balances, fifo=firm)
-        if len(left) < payments:
-            continue
+        balances = dict.fromkeys(range(-1, banks), 0)
+        left: list[Instruction] = []
+        while len(left) < payments:
+            drawn = _draw(rng, banks, payments, firm=firm)
+            for p in drawn:
+                balances[p.sender] += int(p.amount_minor * rng.uniform(0.0, 0.1))
+            left = settle_one_by_one(left + drawn, balances, fifo=firm)
         # Dropping arrivals from the end keeps every queue's head and every balance, so
         # what is left stays gridlocked.
         chosen = tuple(left[:payments])
