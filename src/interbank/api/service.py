@@ -128,14 +128,17 @@ class Service:
             "committer",
             self._commit,
             settings.inflight_commands_max,
-            self.node.settings.batch_size_max,
+            min(self.node.settings.batch_size_max, settings.inflight_commands_max),
             settings.committer_threads,
         )
         # The ISO worker runs on one thread (the gateway takes one writer at a time),
         # so this reader (not shareable between threads) is its own.
         self._reader = Reader(gateway.settings)
         self.messages: GroupWorker[tuple[bytes, str], Reply | ApiError] = GroupWorker(
-            "iso", self._receive, settings.inflight_messages_max, settings.iso_group_messages_max
+            "iso",
+            self._receive,
+            settings.inflight_messages_max,
+            min(settings.iso_group_messages_max, settings.inflight_messages_max),
         )
         self.metrics = ServiceMetrics(self)
         self._closed = False
