@@ -138,15 +138,20 @@ def test_overload_is_429_with_retry_after_not_a_queue(tmp_path: Path) -> None:
     try:
         with TestClient(create_app(service), raise_server_exceptions=False) as client:
             answers: list[int] = []
-            release = threading.Event()
+            # Accounts are looked up once (quiesced) and then remembered: look them up now,
+            # so that only the commit waits for the writer below.
+            warm = client.post("/v1/transfers", json=transfer(1), headers=AS["bank-a"])
+            assert warm.status_code == 200
+            release, held = threading.Event(), threading.Event()
 
             def hold_the_writer() -> None:
                 with service.node.quiesced():
+                    held.set()
                     release.wait(10)
 
             holder = threading.Thread(target=hold_the_writer)
             holder.start()
-            time.sleep(0.05)
+            assert held.wait(10)
 
             def send() -> None:
                 answer = client.post("/v1/transfers", json=transfer(1), headers=AS["bank-a"])
