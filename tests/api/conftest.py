@@ -17,7 +17,14 @@ from interbank.api.app import create_app
 from interbank.api.server import open_service
 from interbank.api.service import Service
 from interbank.api.settings import DevTokens, ServiceSettings
-from interbank.engine.commands import AccountKind, Issue, OpenAccount, RegisterParticipant, Role
+from interbank.engine.commands import (
+    AccountKind,
+    Command,
+    Issue,
+    OpenAccount,
+    RegisterParticipant,
+    Role,
+)
 
 CB, BANK_A, BANK_B, OPERATOR_BIC, AUDITOR_BIC = (
     "JDRBCNBJ", "YRCBCNSH", "PDBKCNGZ", "IBNKCHZZ", "AUDTCHZZ",
@@ -37,8 +44,9 @@ TOKENS = {
 AS = {name.removeprefix("token-"): {"Authorization": f"Bearer {name}"} for name in TOKENS}
 
 
-def seed(service: Service) -> None:
-    service.node.submit(
+def seed_commands() -> list[list[Command]]:
+    """The network of these tests, in two groups (accounts first, then money)."""
+    return [
         [
             RegisterParticipant(1, CB, "Jade Reserve Bank", Role.CENTRAL_BANK, "CNY"),
             RegisterParticipant(2, BANK_A, "Yellow River Bank", Role.DIRECT),
@@ -48,9 +56,14 @@ def seed(service: Service) -> None:
             OpenAccount(6, ACCOUNT_CB, CB, "CNY"),
             OpenAccount(7, ACCOUNT_A, BANK_A, "CNY"),
             OpenAccount(8, ACCOUNT_B, BANK_B, "CNY"),
-        ]
-    )
-    service.node.submit([Issue(9, ACCOUNT_A, FUNDS_A_MINOR)])
+        ],
+        [Issue(9, ACCOUNT_A, FUNDS_A_MINOR)],
+    ]
+
+
+def seed(service: Service) -> None:
+    for group in seed_commands():
+        service.node.submit(group)
 
 
 def make_service(tmp_path: Path, settings: ServiceSettings | None = None) -> Service:
