@@ -37,6 +37,8 @@ Caller = Annotated[Identity, Depends(caller)]
 ProposalId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The proposal's id.")]
 
 OPERATORS = frozenset({Role.OPERATOR})
+# Times are int64 nanoseconds (SQLite integers): larger values are refused as input.
+_NS_MAX = 2**63 - 1
 # What needs two operators: everything that admits, removes or limits a participant.
 PROPOSED_TYPES = frozenset({
     "register_participant", "open_account", "close_account", "set_credit_line",
@@ -106,7 +108,7 @@ def get_proposals(
     request: Request,
     identity: Caller,
     status: Annotated[str | None, Query(pattern="^(pending|approved|rejected|refused)$")] = None,
-    after_ns: Annotated[int, Query(ge=0, description="created_ns of the last one seen")] = 0,
+    after_ns: Annotated[int, Query(ge=0, le=_NS_MAX, description="the last created_ns seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
 ) -> Response:
     service = service_of(request)

@@ -462,7 +462,8 @@ def get_account(request: Request, identity: Caller, account_id: AccountId) -> Re
     return _json(_account_json(view))
 
 
-_KINDS = ("payment", "transfer", "issue", "redeem", "hold")
+# Times are int64 nanoseconds (SQLite integers): larger values are refused as input.
+_NS_MAX = 2**63 - 1
 
 
 @router.get(
@@ -475,8 +476,8 @@ def get_history(
     request: Request,
     identity: Caller,
     account_id: AccountId,
-    from_ns: Annotated[int | None, Query(ge=0, description="From (ns UTC), inclusive")] = None,
-    until_ns: Annotated[int | None, Query(ge=1, description="Until (ns UTC), exclusive")] = None,
+    from_ns: Annotated[int | None, Query(ge=0, le=_NS_MAX, description="From, inclusive")] = None,
+    until_ns: Annotated[int | None, Query(ge=1, le=_NS_MAX, description="Until, exclusive")] = None,
     kind: Annotated[str | None, Query(pattern="^(payment|transfer|issue|redeem|hold)$")] = None,
     direction: Annotated[str | None, Query(pattern="^(debit|credit)$")] = None,
     counterparty_account_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
@@ -501,7 +502,7 @@ def get_history(
     skip = 0
     if cursor is not None:
         at_text, _, skip_text = cursor.partition(".")
-        if not (at_text.isdigit() and skip_text.isdigit()):
+        if not (at_text.isdigit() and skip_text.isdigit()) or int(at_text) > _NS_MAX:
             raise ApiError(422, "FF01", "not a cursor this service gave", "cursor")
         start, skip = max(start, int(at_text)), int(skip_text)
     entries = service.views.entries(account_id, start, until)
