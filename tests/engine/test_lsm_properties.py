@@ -680,7 +680,15 @@ def run_day(balances: dict[str, int], steps: Sequence[tuple[object, ...]]) -> Ju
     return judge
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(opening, days)
 def test_every_settlement_keeps_the_rules(
     balances: dict[str, int], steps: list[tuple[object, ...]]
@@ -718,7 +726,15 @@ def replay(judge: Judge, opening: dict[str, int], snapshot_at: int) -> None:
         assert restored.digest() == judge.net.engine.digest()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(days, st.integers(0, 45))
 def test_random_days_replay_to_the_same_digest(steps: list[tuple[object, ...]], cut: int) -> None:
     judge = run_day({}, steps)
@@ -897,7 +913,15 @@ def rules_before(judge: Judge, queued: Sequence[Sent]) -> Rules:
     return replace(rules, balance=balance, flow_normal={}, flow_total={})
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(instances(normal=False))
 def test_urgent_and_high_settle_exactly_the_maximal_fifo_set(instance: Instance) -> None:
     judge, queued, value = settle_instance(instance, PROPERTY_SETTINGS.lsm_rounds_max)
@@ -911,7 +935,15 @@ def test_urgent_and_high_settle_exactly_the_maximal_fifo_set(instance: Instance)
     assert value == sum(p.amount_minor for p in fifo_maximal(rules, queues, 1 << 62))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(instances(normal=True))
 def test_normal_payments_one_run_is_feasible_and_never_beats_the_optimum(
     instance: Instance,
@@ -930,7 +962,15 @@ def test_normal_payments_one_run_is_feasible_and_never_beats_the_optimum(
     tally("beyond the FIFO set" if value > fifo_value else "the FIFO set")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(instances(normal=True))
 def test_normal_payments_rounds_never_beat_the_optimum_of_positions_after_the_set(
     instance: Instance,
@@ -975,7 +1015,15 @@ def test_moving_to_the_back_twice_keeps_later_arrivals_behind() -> None:
 # --- the optimiser outside the engine -------------------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(instances(normal=True))
 def test_proposed_settle_set_is_accepted_and_optimal(instance: Instance) -> None:
     # propose_settle_set (benchmark_lsm) models the engine's rules in a MILP: whatever it
