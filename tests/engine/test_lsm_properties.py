@@ -681,7 +681,7 @@ def run_day(balances: dict[str, int], steps: Sequence[tuple[object, ...]]) -> Ju
 
 
 @settings(
-    max_examples=150,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -727,7 +727,7 @@ def replay(judge: Judge, opening: dict[str, int], snapshot_at: int) -> None:
 
 
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -914,7 +914,7 @@ def rules_before(judge: Judge, queued: Sequence[Sent]) -> Rules:
 
 
 @settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -936,7 +936,7 @@ def test_urgent_and_high_settle_exactly_the_maximal_fifo_set(instance: Instance)
 
 
 @settings(
-    max_examples=80,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -963,7 +963,7 @@ def test_normal_payments_one_run_is_feasible_and_never_beats_the_optimum(
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -1016,7 +1016,7 @@ def test_moving_to_the_back_twice_keeps_later_arrivals_behind() -> None:
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
