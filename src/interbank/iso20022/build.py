@@ -34,7 +34,12 @@ def iso_date(timestamp_ns: int) -> str:
 
 
 def _text(value: str, length_max: int = 35) -> str:
-    return escape(value[:length_max])
+    value = value[:length_max]
+    # Most ids and codes hold nothing to escape; three membership tests cost less than
+    # escape()'s three replacements.
+    if "&" in value or "<" in value or ">" in value:
+        return escape(value)
+    return value
 
 
 def _agent(tag: str, bic: str) -> str:

@@ -280,9 +280,12 @@ class ViewStore:
             for at in range(0, len(pairs), 400):  # SQLite binds at most 999 values
                 chunk = pairs[at : at + 400]
                 marks = ",".join("(?,?)" for _ in chunk)
+                # A join, not "(sender, msg_id) IN (VALUES ...)": SQLite scans the whole
+                # table for that form (a cost growing with every message ever received)
+                # but searches the primary key for each pair of this one.
                 rows = self._connection.execute(
-                    "SELECT sender, msg_id, sha256 FROM message_ids WHERE (sender, msg_id) "
-                    f"IN (VALUES {marks})",
+                    f"SELECT m.sender, m.msg_id, m.sha256 FROM (VALUES {marks}) AS k "
+                    "JOIN message_ids AS m ON m.sender = k.column1 AND m.msg_id = k.column2",
                     [v for pair in chunk for v in pair],
                 ).fetchall()
                 found.update({(str(a), str(b)): str(c) for a, b, c in rows})
