@@ -1178,6 +1178,15 @@ def bench(
             _stdout().print(benchmark_lsm.render_table(lsm_report))
         _print_json(lsm_report.figures())
         return
+    if suite == "http":
+        from interbank import benchmark_http
+
+        with _user_errors():
+            http_figures = benchmark_http.measure(quick=quick, progress=lambda m: err.log(m))
+        if not as_json:
+            _stdout().print(benchmark_http.render_table(http_figures))
+        _print_json(http_figures)
+        return
     if suite != "core":
         raise UserError(
             f"unknown benchmark suite {suite!r}: core, iso, pg, pvp or lsm", EXIT_USAGE
