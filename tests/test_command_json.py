@@ -569,3 +569,20 @@ def test_apply_drives_the_queues(tmp_path: Path) -> None:
     balances = {v.account_id: v.balance_minor for v in engine.accounts()}
     assert (balances[601], balances[701], balances[801]) == (5_000 - 1_000 - 100, 100, 1_000)
     assert engine.waiting_count() == 0
+
+
+def test_every_command_example_in_the_docs_parses() -> None:
+    import re
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "commands.md").read_text()
+    lines = [
+        line
+        for block in re.findall(r"```json\n(.*?)```", docs, re.S)
+        for line in block.splitlines()
+        if '"type"' in line and '"status"' not in line
+    ]
+    parsed = {TYPE_OF[type(parse_line(line).command)] for line in lines}
+    rtgs = {"payment", "cancel_payment", "change_priority", "move_payment", "settle_set",
+            "set_bilateral_limit", "set_multilateral_limit", "set_reservation",
+            "resolve_gridlock", "end_of_day", "start_of_day"}  # fmt: skip
+    assert rtgs <= parsed
