@@ -323,3 +323,33 @@ def test_journal_verifies_after_service_traffic(tmp_path: Path) -> None:
             client.post("/v1/transfers", json=transfer(), headers=AS["bank-a"])
     service.close()
     assert verify(str(tmp_path / "net.db")).ok
+
+
+def test_the_plain_transfer_reader_agrees_with_command_json() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from interbank import command_json
+    from interbank.api.participant import _plain_transfer
+
+    values = st.one_of(
+        st.integers(-2, 2**130), st.booleans(), st.none(), st.text(max_size=3),
+        st.just(2**63 - 1), st.just(2**128 - 1), st.just(10**17),
+    )  # fmt: skip
+    fields = ("id", "debit_account_id", "credit_account_id", "amount_minor")
+
+    @given(st.fixed_dictionaries({name: values for name in fields}),
+           st.sampled_from(["transfer", "hold", 5]))  # fmt: skip
+    @settings(max_examples=400, deadline=None)
+    def agree(value: dict[str, object], type_name: object) -> None:
+        body = {"type": type_name, **value}
+        fast = _plain_transfer(body)
+        try:
+            slow = command_json.parse_command(body)
+        except command_json.CommandJsonError:
+            slow = None
+        if fast is not None:  # whatever the fast reader takes, the general one takes alike
+            assert slow is not None and slow.command == fast.command
+            assert slow.id_json == fast.id_json and slow.claims == fast.claims
+
+    agree()

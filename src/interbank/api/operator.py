@@ -24,7 +24,7 @@ from interbank.api.approvals import record_bytes as proposal_bytes
 from interbank.api.context import caller, route_of, service_of
 from interbank.api.errors import ApiError
 from interbank.api.identity import Identity, Role
-from interbank.api.participant import _ERRORS, _json, _results, _submit
+from interbank.api.participant import _ERRORS, _json, _result_json, _results, _submit
 from interbank.api.service import CommandRequest, Service
 from interbank.command_json import CommandJsonError
 from interbank.engine.codes import ResultCode
@@ -165,7 +165,8 @@ async def _decide(
         outcome: dict[str, Any] | None = None
         if approve:
             committed_result = results[1]
-            outcome = _results([proposal.command["id"]], _as_committed(results[1:]))[0]
+            outcome = _result_json(1, proposal.command["id"], int(committed_result.code),
+                                   committed_result.replayed, time.time_ns())  # fmt: skip
             if committed_result.code not in (ResultCode.OK, ResultCode.QUEUED):
                 outcome["applied"] = False
         service.approvals.decide(proposal_id, APPROVED if approve else REJECTED,
@@ -173,12 +174,6 @@ async def _decide(
     decided = service.approvals.get(proposal_id)
     assert decided is not None
     return _json(decided.to_json())
-
-
-def _as_committed(results: list[Any]) -> Any:
-    from interbank.api.service import Committed
-
-    return Committed(results, time.time_ns())
 
 
 @router.post(

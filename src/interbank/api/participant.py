@@ -26,7 +26,10 @@ from interbank.api.errors import ApiError, error_body
 from interbank.api.identity import Identity, Role
 from interbank.api.service import AccountInfo, CommandRequest, Committed, Service, body_sha256
 from interbank.command_json import CommandJsonError, ParsedCommand, id_to_json
+from interbank.engine import Result, ResultCode
 from interbank.engine.commands import (
+    ACCOUNT_ID_MAX,
+    COMMAND_ID_MAX,
     CancelPayment,
     ChangePriority,
     Command,
@@ -42,7 +45,7 @@ from interbank.engine.commands import (
     VoidHold,
 )
 from interbank.iso20022.reports import notification, statement
-from interbank.money import format_amount
+from interbank.money import AMOUNT_MINOR_MAX, format_amount
 from interbank.views import PaymentRecord, track, uetr_of
 
 router = APIRouter()
@@ -114,7 +117,11 @@ async def _authorise(
 ) -> PaymentRecord | None:
     command = parsed.command
     if isinstance(command, Transfer | Hold | CrossPayment):
-        await _debit_account(service, identity, route, command.debit_account_id)
+        known = service.account_cached(command.debit_account_id)
+        if known is not None:  # no await: a batch of thousands checks each row
+            access.require_account_debit(identity, route, known)
+        else:
+            await _debit_account(service, identity, route, command.debit_account_id)
         return None
     if isinstance(command, Payment):
         debit = await _debit_account(service, identity, route, command.debit_account_id)
@@ -152,6 +159,30 @@ async def _require_issuer(
     return account
 
 
+_PLAIN_TRANSFER_FIELDS = frozenset({"type", "id", "debit_account_id", "credit_account_id",
+                                    "amount_minor"})  # fmt: skip
+
+
+def _plain_transfer(value: object) -> ParsedCommand | None:
+    """The most common command, read without the general parser: a transfer whose fields
+    are all integers in range. Anything else (a decimal amount, a UUID id, linked, a bad
+    value) returns None and goes through ``command_json``, which says what is wrong; the
+    two agree on every plain transfer (tested)."""
+    if type(value) is not dict or len(value) != 5 or value.keys() != _PLAIN_TRANSFER_FIELDS:
+        return None
+    if value["type"] != "transfer":
+        return None
+    command_id, debit, credit = value["id"], value["debit_account_id"], value["credit_account_id"]
+    amount = value["amount_minor"]
+    if not (type(command_id) is int and type(debit) is int and type(credit) is int
+            and type(amount) is int):  # fmt: skip
+        return None
+    if not (0 < command_id <= COMMAND_ID_MAX and 0 < debit <= ACCOUNT_ID_MAX
+            and 0 < credit <= ACCOUNT_ID_MAX and 0 < amount <= AMOUNT_MINOR_MAX):  # fmt: skip
+        return None
+    return ParsedCommand(Transfer(command_id, debit, credit, amount), command_id, ())
+
+
 async def _prepared(
     service: Service, identity: Identity, route: str, values: list[Any], allowed: frozenset[str]
 ) -> tuple[CommandRequest, list[command_json.IdJson]]:
@@ -166,6 +197,10 @@ async def _prepared(
     parsed_commands: list[ParsedCommand] = []
     errors: list[dict[str, Any]] = []
     for line, value in enumerate(values, start=1):
+        plain = _plain_transfer(value)
+        if plain is not None:
+            parsed_commands.append(plain)
+            continue
         try:
             parsed_commands.append(command_json.parse_command(value))
         except CommandJsonError as error:
@@ -220,13 +255,32 @@ async def _submit(service: Service, request: CommandRequest) -> Committed:
     return answer
 
 
+def _result_json(
+    line: int, id_json: command_json.IdJson, code: int, replayed: bool | int, timestamp_ns: int
+) -> dict[str, Any]:
+    """``command_json.result_to_json`` plus the entry's time, from the columns."""
+    status, reason, text, name = _ANSWER_OF[code]
+    return {"line": line, "id": id_json, "status": status, "code": reason, "reason": text,
+            "result": name, "replayed": bool(replayed), "timestamp_ns": timestamp_ns}  # fmt: skip
+
+
+def _answer_of(code: ResultCode) -> tuple[str, str | None, str, str]:
+    # The same words as command_json.result_to_json, computed once per code.
+    shown = command_json.result_to_json(1, 1, Result(1, code))
+    return shown["status"], shown["code"], shown["reason"], shown["result"]
+
+
+_ANSWER_OF = {int(code): _answer_of(code) for code in ResultCode}
+
+
 def _results(ids: list[command_json.IdJson], committed: Committed) -> list[dict[str, Any]]:
-    out = []
-    for line, (id_json, result) in enumerate(zip(ids, committed.results, strict=True), start=1):
-        item = command_json.result_to_json(line, id_json, result)
-        item["timestamp_ns"] = committed.timestamp_ns
-        out.append(item)
-    return out
+    stamp = committed.timestamp_ns
+    return [
+        _result_json(line, id_json, code, again, stamp)
+        for line, (id_json, code, again) in enumerate(
+            zip(ids, committed.codes, committed.replayed, strict=True), start=1
+        )
+    ]
 
 
 async def _one_command(request: Request, identity: Identity, type_name: str) -> Response:

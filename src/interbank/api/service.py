@@ -26,7 +26,7 @@ from interbank.api.errors import ApiError
 from interbank.api.identity import Identity, IdentitySource
 from interbank.api.metrics import ServiceMetrics
 from interbank.api.settings import ServiceSettings
-from interbank.engine import Batch, CommandFormatError, Engine, Result
+from interbank.engine import Batch, CommandFormatError, Engine, Result, ResultCode
 from interbank.engine.commands import Command, Role
 from interbank.iso20022.extract import read_header
 from interbank.iso20022.gateway import Gateway, Reply
@@ -68,8 +68,20 @@ class CommandRequest:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    results: list[Result]
+    """A request's results in columns (a Result object per row costs more than the rest
+    of a transfer's answer); ``results`` builds the objects for the few who want them."""
+
+    commands: tuple[Command, ...]
+    codes: list[int]
+    replayed: list[int]
     timestamp_ns: int
+
+    @property
+    def results(self) -> list[Result]:
+        return [
+            Result(command.id, ResultCode(code), bool(again))
+            for command, code, again in zip(self.commands, self.codes, self.replayed, strict=True)
+        ]
 
 
 class RateLimiter:
@@ -228,13 +240,18 @@ class Service:
                 return [ApiError(422, error.reason_code, error.text)]
             # One request's bad command must not refuse the others of the group.
             return [answer for request in requests for answer in self._commit([request])]
+        codes: list[int] = result.codes.tolist()
+        replayed: list[int] = result.replayed.tolist()
         answers: list[Committed | ApiError] = []
         offset = 0
         for request in requests:
-            rows = len(request.commands)
-            results = [result.result(offset + row) for row in range(rows)]
-            answers.append(Committed(results, result.timestamp_ns))
-            offset += rows
+            end = offset + len(request.commands)
+            answers.append(
+                Committed(
+                    request.commands, codes[offset:end], replayed[offset:end], result.timestamp_ns
+                )
+            )
+            offset = end
         return answers
 
     def _receive(self, messages: list[tuple[bytes, str]]) -> Sequence[Reply | ApiError]:
