@@ -130,6 +130,7 @@ def measure(
                 "clients": clients,
                 "phase_s": PHASE_S[mode],
                 "iso_messages_max": ISO_MESSAGES_MAX[mode],
+                "server_pid": server.pid,
             }
             progress(f"http: load for {PHASE_S[mode]:.0f} s per phase (single, batch, iso)")
             load = subprocess.run(
@@ -147,6 +148,7 @@ def measure(
                 server.kill()
         figures["quick"] = quick
         figures["cores"] = os.cpu_count()
+        figures["load_average_1m"] = round(os.getloadavg()[0], 2)
         return figures
 
 
@@ -252,6 +254,17 @@ async def _run_phase(
     return phase
 
 
+def _cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None off Linux."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile_ms(values: list[float], share: float) -> float:
     if not values:
         return 0.0
@@ -321,9 +334,27 @@ async def _load(plan: dict[str, Any]) -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     seconds = float(plan["phase_s"])
+    server_pid = plan.get("server_pid")
+
+    async def timed(name: str, *args: Any) -> _Phase:
+        """Run a phase; note the CPU the server and this generator spent per request,
+        which says which side bounds the figure."""
+        server_before, load_before = _cpu_s(server_pid), time.process_time()
+        phase = await _run_phase(*args)
+        server_after, load_after = _cpu_s(server_pid), time.process_time()
+        requests = max(1, len(phase.latencies_s))
+        if server_before is not None and server_after is not None:
+            figures[f"{name}_server_cpu_us_per_request"] = round(
+                (server_after - server_before) / requests * 1e6
+            )
+        figures[f"{name}_load_cpu_us_per_request"] = round(
+            (load_after - load_before) / requests * 1e6
+        )
+        return phase
+
     singles = await open_all(SINGLE_CONNECTIONS)
     await _run_phase(singles, single, single_ok, WARM_S)  # compile, cache accounts, warm TLS
-    phase = await _run_phase(singles, single, single_ok, seconds)
+    phase = await timed("http_single", singles, single, single_ok, seconds)
     elapsed = phase.stopped - phase.started
     figures["http_single_rps"] = round(len(phase.latencies_s) / elapsed)
     figures["http_single_p50_ms"] = _percentile_ms(phase.latencies_s, 0.50)
@@ -331,14 +362,14 @@ async def _load(plan: dict[str, Any]) -> dict[str, Any]:
     figures["http_single_failures"] = phase.failures
     figures["http_single_connections"] = SINGLE_CONNECTIONS
     batches = singles[:BATCH_CONNECTIONS]
-    phase = await _run_phase(batches, batch, batch_ok, seconds)
+    phase = await timed("http_batch", batches, batch, batch_ok, seconds)
     elapsed = phase.stopped - phase.started
     figures["http_batch_tps"] = round(phase.items / elapsed)
     figures["http_batch_p50_ms"] = _percentile_ms(phase.latencies_s, 0.50)
     figures["http_batch_failures"] = phase.failures
     figures["http_batch_transfers_per_request"] = BATCH_TRANSFERS
     isos = singles[:ISO_CONNECTIONS]
-    phase = await _run_phase(isos, iso, iso_ok, seconds)
+    phase = await timed("http_iso", isos, iso, iso_ok, seconds)
     elapsed = phase.stopped - phase.started
     figures["http_iso_rps"] = round(len(phase.latencies_s) / elapsed)
     figures["http_iso_p50_ms"] = _percentile_ms(phase.latencies_s, 0.50)
