@@ -2,7 +2,8 @@
 
 ``create_app(service)`` builds the FastAPI app around a ``Service``. Around it sits
 ``Guard``, a plain ASGI layer (no per-request task or copy, unlike Starlette's
-``BaseHTTPMiddleware``) that counts every answer for the metrics and is the last
+``BaseHTTPMiddleware``) that counts every answer for the metrics, hands the hot write
+routes to ``direct`` (past FastAPI's per-request machinery), and is the last
 line against surprises: an exception nothing else handled is logged with an incident
 id and answered 503 with a reason code and that id, never a 500 or a stack trace.
 """
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interbank.api import access, operator, participant
 from interbank.api.context import caller, route_of, service_of
+from interbank.api.direct import HANDLERS, handle
 from interbank.api.errors import ERROR_SCHEMA, ApiError, error_body, error_response
 from interbank.api.metrics import CONTENT_TYPE
 from interbank.api.service import Service, refusal
@@ -188,6 +190,13 @@ def _add_operations(app: FastAPI, service: Service) -> None:
         return Response(service_of(request).metrics.exposition(), 200, media_type=CONTENT_TYPE)
 
 
+class _DirectRoute:
+    """What the metrics read of a route: its template (a direct route's path is one)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 class Guard:
     """Outermost ASGI layer: metrics for every answer, and no exception escapes."""
 
@@ -197,6 +206,7 @@ class Guard:
         self._requests = service.metrics.requests
         self._latency = service.metrics.latency
         self._refusals = service.metrics.refusals
+        self._direct = HANDLERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -211,8 +221,14 @@ class Guard:
                 status = message["status"]
             await send(message)
 
+        direct = self._direct.get(scope["path"]) if scope["method"] == "POST" else None
         try:
-            await self.app(scope, receive, send_counted)
+            if direct is not None:
+                response = await handle(self.service, direct, scope, receive)
+                await response(scope, receive, send_counted)
+                scope["route"] = _DirectRoute(scope["path"])
+            else:
+                await self.app(scope, receive, send_counted)
         except Exception as error:
             # FastAPI's own handler has answered already when status is set; if not,
             # the exception came from outside the routes (a middleware, the router).

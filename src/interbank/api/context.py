@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 
@@ -33,18 +33,21 @@ async def caller(request: Request) -> Identity:
     A coroutine on purpose: FastAPI runs plain-function dependencies on a thread pool,
     and this runs on every request.
     """
-    service = service_of(request)
+    return identify(service_of(request), request.scope, route_of(request))
+
+
+def identify(service: Service, scope: dict[str, Any], route: str) -> Identity:
+    """``caller`` from the ASGI scope (the direct path has no Request object)."""
     try:
-        identity = service.identities.identify(request.scope)
+        identity = service.identities.identify(scope)
     except ApiError as error:
-        refusal(None, route_of(request), error.status, error.text)
+        refusal(None, route, error.status, error.text)
         raise
     if not service.rates.allow(identity.bic):
         limit = service.settings.participant_requests_per_s
         text = f"{identity.bic} sends more than {limit} requests/s: slow down"
-        refusal(identity, route_of(request), 429, text)
+        refusal(identity, route, 429, text)
         raise ApiError(429, "NARR", text, headers=retry_after(service))
-    request.state.identity = identity
     return identity
 
 

@@ -285,17 +285,37 @@ def _results(ids: list[command_json.IdJson], committed: Committed) -> list[dict[
 
 async def _one_command(request: Request, identity: Identity, type_name: str) -> Response:
     service = service_of(request)
-    route = route_of(request)
+    body = await bodies.read_body(request, service.settings.json_body_bytes_max)
+    return await one_command(service, identity, route_of(request), type_name, body)
+
+
+async def one_command(
+    service: Service, identity: Identity, route: str, type_name: str, body: bytes
+) -> Response:
+    """A transfer or a payment; shared by the route and the direct path (``direct``)."""
     access.require_role(identity, route, access.PAYING)
-    value = bodies.json_object(
-        await bodies.read_body(request, service.settings.json_body_bytes_max)
-    )
+    value = bodies.json_object(body)
     declared = value.setdefault("type", type_name)
     if declared != type_name:
         raise ApiError(422, "FF01", f"this endpoint takes a {type_name}, not {declared!r}", "type")
     prepared, ids = await _prepared(service, identity, route, [value], frozenset({type_name}))
     committed = await _submit(service, prepared)
     return _json(_results(ids, committed)[0])
+
+
+async def batch_of_commands(
+    service: Service, identity: Identity, route: str, body: bytes
+) -> Response:
+    """A batch request; shared by the route and the direct path (``direct``)."""
+    access.require_role(identity, route, access.PAYING)
+    value = bodies.json_object(body)
+    commands = value.get("commands")
+    if set(value) != {"commands"} or not isinstance(commands, list):
+        raise ApiError(422, "FF01", 'the body is {"commands": [...]}', "commands")
+    allowed = CENTRAL_BANK_TYPES if identity.role is Role.CENTRAL_BANK else PARTICIPANT_TYPES
+    prepared, ids = await _prepared(service, identity, route, commands, allowed)
+    committed = await _submit(service, prepared)
+    return _json({"results": _results(ids, committed)})
 
 
 @router.post(
@@ -329,18 +349,8 @@ async def post_payment(request: Request, identity: Caller) -> Response:
 )
 async def post_batch(request: Request, identity: Caller) -> Response:
     service = service_of(request)
-    route = route_of(request)
-    access.require_role(identity, route, access.PAYING)
-    value = bodies.json_object(
-        await bodies.read_body(request, service.settings.json_body_bytes_max)
-    )
-    commands = value.get("commands")
-    if set(value) != {"commands"} or not isinstance(commands, list):
-        raise ApiError(422, "FF01", 'the body is {"commands": [...]}', "commands")
-    allowed = CENTRAL_BANK_TYPES if identity.role is Role.CENTRAL_BANK else PARTICIPANT_TYPES
-    prepared, ids = await _prepared(service, identity, route, commands, allowed)
-    committed = await _submit(service, prepared)
-    return _json({"results": _results(ids, committed)})
+    body = await bodies.read_body(request, service.settings.json_body_bytes_max)
+    return await batch_of_commands(service, identity, route_of(request), body)
 
 
 @router.post(
