@@ -449,9 +449,10 @@ class Queues:
         fifo = self._fifo_maximal(candidates)
         best = fifo
         method = "fifo"
-        dropped = [w for w in candidates if w.payment_id not in {p.payment_id for p in fifo}]
-        if dropped:
-            for key in (Waiting.sort_key, lambda w: (-w.amount_minor, w.order)):
+        fifo_ids = {p.payment_id for p in fifo}
+        dropped = [w for w in candidates if w.payment_id not in fifo_ids]
+        if any(w.priority == NORMAL for w in dropped):
+            for key in (Waiting.sort_key, _largest_first):
                 improved = self._readd_normals(fifo, dropped, key)
                 if _value(improved) > _value(best):
                     best, method = improved, "bypass"
@@ -505,6 +506,11 @@ class Queues:
         for _ in range(self._engine.settings.lsm_bypass_passes_max):
             rest: list[Waiting] = []
             for w in pool:
+                # A payment its sender cannot cover even before limits is not tried:
+                # most of a gridlocked pool, and booking it in and out is the cost.
+                if run.slack(w.debit) < w.amount_minor:
+                    rest.append(w)
+                    continue
                 # Adding a payment can only hurt its sender, and its payee only through
                 # the balance limit (it gains money and limit room), so only those two.
                 run.add(w)
@@ -527,8 +533,11 @@ class Queues:
                 return ResultCode.SETTLE_SET_INVALID
             chosen.append(w)
         ids = set(payment_ids)
+        sorted_queues: dict[int, list[Waiting]] = {}
         for w in chosen:
-            for other in self._sender_queue(w.debit):
+            if w.debit not in sorted_queues:  # each sender's queue sorted once, not per member
+                sorted_queues[w.debit] = self._sender_queue(w.debit)
+            for other in sorted_queues[w.debit]:
                 if other.payment_id in ids or other.from_ns > now_ns:
                     continue
                 # Nothing may settle ahead of a waiting urgent/high payment of the same
@@ -652,6 +661,10 @@ class Queues:
         self.closed_days = set(state["closed_days"])
 
 
+def _largest_first(w: Waiting) -> tuple[int, int]:
+    return (-w.amount_minor, w.order)
+
+
 def _value(payments: list[Waiting]) -> int:
     return sum(p.amount_minor for p in payments)
 
@@ -674,12 +687,21 @@ class _Run:
         self.payees: dict[int, set[int]] = {}
         # Payee slot -> sender slots paying it in this run (for the balance bound).
         self.payers: dict[int, set[int]] = {}
+        self.currency = payments[0].currency if payments else -1
+        self.owners: dict[int, int] = {}  # account slot -> participant, looked up once
+        self.multilateral_base: dict[int, int] = {}
         for w in payments:
             self._book(w, +1)
             self.payers.setdefault(w.credit, set()).add(w.debit)
 
+    def _owner(self, slot: int) -> int:
+        owner = self.owners.get(slot)
+        if owner is None:
+            owner = self.owners[slot] = self.q._participant(slot)
+        return owner
+
     def _book(self, w: Waiting, sign: int) -> None:
-        a, b = self.q._participant(w.debit), self.q._participant(w.credit)
+        a, b = self._owner(w.debit), self._owner(w.credit)
         amount = sign * w.amount_minor
         self.delta[w.debit] = self.delta.get(w.debit, 0) - amount
         self.delta[w.credit] = self.delta.get(w.credit, 0) + amount
@@ -695,7 +717,10 @@ class _Run:
         return w
 
     def add(self, w: Waiting) -> None:
+        if self.currency < 0:
+            self.currency = w.currency
         self.extra.setdefault(w.debit, []).append(w)
+        self.payers.setdefault(w.credit, set()).add(w.debit)
         self._book(w, +1)
 
     def remove(self, w: Waiting) -> None:
@@ -714,21 +739,38 @@ class _Run:
         limit = e.settings.balance_minor_abs_max
         return int(e._acc_balance[slot]) + self.delta.get(slot, 0) <= limit
 
+    def slack(self, slot: int) -> int:
+        """Liquidity left for one more normal payment of this sender in this set."""
+        q = self.q
+        return q._free(slot) + self.delta.get(slot, 0) - q._reserve_needed(slot, NORMAL)
+
+    def deficit(self, slot: int) -> int:
+        """How much liquidity the slot lacks for what it sends in this set (0: none)."""
+        q = self.q
+        included = self.included.get(slot, 0)
+        if self.extra.get(slot):
+            lowest = NORMAL  # re-added payments are all normal ones
+        elif included:
+            lowest = self.queues[slot][included - 1].priority
+        else:
+            return 0
+        return max(0, q._reserve_needed(slot, lowest) - q._free(slot) - self.delta.get(slot, 0))
+
     def sender_ok(self, slot: int) -> bool:
         q = self.q
-        sent = [*self.queues.get(slot, [])[: self.included.get(slot, 0)],
-                *self.extra.get(slot, [])]  # fmt: skip
-        if not sent:
+        included = self.included.get(slot, 0)
+        extra = self.extra.get(slot)
+        if not included and not extra:
             return True
         if not q._usable(slot):
             return False
-        lowest = min(w.priority for w in sent) if self.extra.get(slot) else sent[-1].priority
+        lowest = NORMAL if extra else self.queues[slot][included - 1].priority
         if q._free(slot) + self.delta.get(slot, 0) < q._reserve_needed(slot, lowest):
             return False
-        if lowest != NORMAL:
+        if lowest != NORMAL or not (q.bilateral or q.multilateral):
             return True
         a = q._participant(slot)
-        currency = sent[0].currency
+        currency = self.currency
         multilateral_limit = q.multilateral.get((a, currency), 0)
         multilateral_out = 0
         for b in self.payees.get(a, ()):
@@ -743,7 +785,10 @@ class _Run:
             elif multilateral_limit:
                 multilateral_out += position
         if multilateral_limit and multilateral_out > 0:
-            base = q._multilateral_position(a, currency)
+            base = self.multilateral_base.get(a)
+            if base is None:
+                # Today's position changes only when a set settles: once per run.
+                base = self.multilateral_base[a] = q._multilateral_position(a, currency)
             if base + multilateral_out > multilateral_limit:
                 return False
         return True
