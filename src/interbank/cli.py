@@ -1109,8 +1109,9 @@ def bench(
         typer.Argument(
             help="'core' (engine, node, replay), 'iso' (ISO 20022 gateway), 'pg' (the "
             "node on the PostgreSQL journal: pg_durable_tps), 'pvp' (cross-currency pairs "
-            "settled payment-versus-payment beside plain transfers) or 'lsm' (RTGS queues "
-            "and liquidity saving beside exact optima)."
+            "settled payment-versus-payment beside plain transfers), 'lsm' (RTGS queues "
+            "and liquidity saving beside exact optima) or 'http' (interbank serve with "
+            "mutual TLS under load from another process)."
         ),
     ] = "core",
     quick: Annotated[
@@ -1189,7 +1190,7 @@ def bench(
         return
     if suite != "core":
         raise UserError(
-            f"unknown benchmark suite {suite!r}: core, iso, pg, pvp or lsm", EXIT_USAGE
+            f"unknown benchmark suite {suite!r}: core, iso, pg, pvp, lsm or http", EXIT_USAGE
         )
     from interbank import benchmark
 
