@@ -28,14 +28,10 @@ settled; what is left cannot, but some set of it can settle simultaneously.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
-import os
 import random
 import statistics
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,8 +55,8 @@ from interbank.engine.commands import (
     PaymentSettled,
     Priority,
     ResolveGridlock,
-    SettleSet,
 )
+from interbank.lsm_optimiser import Milp, propose_settle_set
 
 FIGURE_KEYS: tuple[str, ...] = (
     "lsm_fifo_ratio_min",
@@ -283,88 +279,6 @@ def gridlocked_instance(
 # --- exact optima by MILP (HiGHS) -----------------------------------------------------------------
 
 
-def _highs() -> Any:
-    """A silent HiGHS instance. Its banner is printed by C code on the first construction
-    in a process, on file descriptor 1; it goes to stderr instead, so that stdout keeps
-    only what the benchmark prints."""
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        solver = highspy.Highs()
-    finally:
-        ctypes.CDLL(None).fflush(None)
-        os.dup2(saved, 1)
-        os.close(saved)
-    solver.setOptionValue("output_flag", False)
-    return solver
-
-
-class Milp:
-    """A small mixed-integer program, built row by row, maximised by HiGHS."""
-
-    def __init__(self) -> None:
-        self.cost: list[float] = []
-        self.lower: list[float] = []
-        self.upper: list[float] = []
-        self.integer: list[bool] = []
-        self.rows: list[tuple[float, float, dict[int, float]]] = []
-
-    def var(self, lower: float, upper: float, cost: float = 0.0, *, integer: bool = False) -> int:
-        self.cost.append(cost)
-        self.lower.append(lower)
-        self.upper.append(upper)
-        self.integer.append(integer)
-        return len(self.cost) - 1
-
-    def row(self, lower: float, upper: float, coefficients: dict[int, float]) -> None:
-        if coefficients:
-            self.rows.append((lower, upper, coefficients))
-
-    def maximise(self, time_limit_s: float) -> tuple[list[float], bool]:
-        """The best values found, and whether HiGHS proved them optimal in time."""
-        import highspy
-
-        solver = _highs()
-        solver.setOptionValue("time_limit", float(time_limit_s))
-        solver.setOptionValue("mip_rel_gap", 0.0)
-        # Objectives here are sums of integer amounts: a gap under 1 proves optimality.
-        solver.setOptionValue("mip_abs_gap", 0.5)
-        solver.setOptionValue("threads", 1)
-        lp = highspy.HighsLp()
-        lp.num_col_ = len(self.cost)
-        lp.num_row_ = len(self.rows)
-        lp.col_cost_ = np.array(self.cost, dtype=np.float64)
-        lp.col_lower_ = np.array(self.lower, dtype=np.float64)
-        lp.col_upper_ = np.array(self.upper, dtype=np.float64)
-        lp.row_lower_ = np.array([r[0] for r in self.rows], dtype=np.float64)
-        lp.row_upper_ = np.array([r[1] for r in self.rows], dtype=np.float64)
-        starts, index, value = [0], [], []
-        for _, _, coefficients in self.rows:
-            for col, coef in sorted(coefficients.items()):
-                index.append(col)
-                value.append(coef)
-            starts.append(len(index))
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.num_col_ = lp.num_col_
-        lp.a_matrix_.num_row_ = lp.num_row_
-        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(value, dtype=np.float64)
-        kind = highspy.HighsVarType
-        lp.integrality_ = [kind.kInteger if i else kind.kContinuous for i in self.integer]
-        lp.sense_ = highspy.ObjSense.kMaximize
-        solver.passModel(lp)
-        solver.run()
-        optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        values = (
-            list(solver.getSolution().col_value) if solver.getInfo().primal_solution_status else []
-        )
-        return values, optimal
-
-
 def optimum(
     payments: Sequence[Instruction], balances: dict[int, int], *, fifo: bool,
     time_limit_s: float,
@@ -435,149 +349,6 @@ def engine_value(instance: Instance, *, settle_set_time_limit_s: float | None = 
     return sum(
         e.amount_minor for e in engine.events(batch, result) if isinstance(e, PaymentSettled)
     )
-
-
-# --- propose_settle_set: the MILP outside the engine, journaled as a SettleSet --------------------
-
-
-def propose_settle_set(
-    engine: Engine,
-    currency: str,
-    time_limit_s: float,
-    *,
-    now_ns: int | None = None,
-    command_id: int | None = None,
-) -> SettleSet | None:
-    """The most valuable set of waiting payments the engine would accept as a SettleSet
-    now, by a MILP bounded by ``time_limit_s``: None when it finds nothing to settle.
-
-    It models the engine's rules exactly (docs/rtgs.md): every floor with the
-    reservation the lowest priority of each sender's set needs, the balance limit, the
-    queue order (urgent and high payments a prefix; normal ones only once every eligible
-    urgent or high payment of the sender is in), bilateral limits and the multilateral
-    limit with the same-set inflow rule. Its answer may differ from run to run (a time
-    limit): that is why it runs outside the engine and its answer is journaled, and the
-    engine checks it again (and refuses it whole) when it applies it. ``now_ns``: the
-    stamp the set will be applied at (default: the engine's last stamp).
-
-    The engine has no public reader of its queues' amounts, limits and reservations, so
-    this reads the queue record (``Engine._queues``) read-only.
-    """
-    queues = engine._queues
-    now = engine.timestamp_ns if now_ns is None else now_ns
-    cur = engine._currency_index.get(currency, -1)
-    if cur < 0:
-        return None
-    candidates = []
-    for debit in sorted(queues.by_sender):
-        waiting = sorted(queues.by_sender[debit].values(), key=lambda w: w.sort_key())
-        if not waiting or waiting[0].currency != cur or not queues._usable(debit):
-            continue
-        for w in waiting:
-            if w.from_ns > now:
-                continue
-            if not queues._usable(w.credit):
-                if w.priority != int(Priority.NORMAL):
-                    break  # nothing of this sender may pass it
-                continue
-            candidates.append(w)
-    if not candidates:
-        return None
-    milp = Milp()
-    x = {w.payment_id: milp.var(0, 1, w.amount_minor, integer=True) for w in candidates}
-    big = float(sum(w.amount_minor for w in candidates)) + 1.0
-    by_sender: dict[int, list[Any]] = {}
-    delta: dict[int, dict[int, float]] = {}
-    for w in candidates:
-        by_sender.setdefault(w.debit, []).append(w)
-        for slot, sign in ((w.debit, -1), (w.credit, 1)):
-            row = delta.setdefault(slot, {})
-            row[x[w.payment_id]] = row.get(x[w.payment_id], 0) + sign * w.amount_minor
-    normal, high = int(Priority.NORMAL), int(Priority.HIGH)
-    for slot, coefficients in delta.items():
-        room_above = float(engine.settings.balance_minor_abs_max - int(engine._acc_balance[slot]))
-        milp.row(-float("inf"), room_above, coefficients)
-        if slot not in by_sender:
-            continue
-        urgent_reserved, high_reserved = queues.reserved.get(slot, (0, 0))
-        row = dict(coefficients)
-        if urgent_reserved:  # needed once the set holds a high or normal payment
-            needs = milp.var(0, 1)
-            for w in by_sender[slot]:
-                if w.priority <= high:
-                    milp.row(0, float("inf"), {needs: 1, x[w.payment_id]: -1})
-            row[needs] = -float(urgent_reserved)
-        if high_reserved:  # needed once the set holds a normal payment
-            needs = milp.var(0, 1)
-            for w in by_sender[slot]:
-                if w.priority == normal:
-                    milp.row(0, float("inf"), {needs: 1, x[w.payment_id]: -1})
-            row[needs] = -float(high_reserved)
-        milp.row(-float(queues._free(slot)), float("inf"), row)
-    for sent in by_sender.values():
-        firm = [w for w in sent if w.priority != normal]
-        for earlier, later in itertools.pairwise(firm):
-            milp.row(-float("inf"), 0, {x[later.payment_id]: 1, x[earlier.payment_id]: -1})
-        if firm:
-            for w in sent:
-                if w.priority == normal:
-                    milp.row(-float("inf"), 0, {x[w.payment_id]: 1, x[firm[-1].payment_id]: -1})
-    _limit_rows(engine, milp, candidates, x, cur, big)
-    values, _ = milp.maximise(time_limit_s)
-    if not values:
-        return None
-    chosen = tuple(w.payment_id for w in candidates if values[x[w.payment_id]] > 0.5)
-    if not chosen:
-        return None
-    return SettleSet(uuid.uuid4().int if command_id is None else command_id, currency, chosen)
-
-
-def _limit_rows(
-    engine: Engine, milp: Milp, candidates: Sequence[Any], x: dict[int, int], cur: int,
-    big: float,
-) -> None:  # fmt: skip
-    """Bilateral and multilateral limits on normal payments, with the same-set rule: a
-    sender's position is offset only by inflows from participants it pays (normal) in
-    the set. ``pays[a, b]`` is 1 exactly when a pays b a normal payment in the set."""
-    queues = engine._queues
-    if not (queues.bilateral or queues.multilateral):
-        return
-    owner = engine._acc_participant
-    normal_paid: dict[tuple[int, int], dict[int, float]] = {}
-    all_paid: dict[tuple[int, int], dict[int, float]] = {}
-    for w in candidates:
-        pair = (int(owner[w.debit]), int(owner[w.credit]))
-        all_paid.setdefault(pair, {})[x[w.payment_id]] = float(w.amount_minor)
-        if w.priority == int(Priority.NORMAL):
-            normal_paid.setdefault(pair, {})[x[w.payment_id]] = float(w.amount_minor)
-    multilateral_out: dict[int, dict[int, float]] = {}
-    for (a, b), paid in normal_paid.items():
-        pays = milp.var(0, 1, integer=True)
-        for col in paid:
-            milp.row(0, float("inf"), {pays: 1, col: -1})  # paying anything sets it
-        milp.row(-float("inf"), 0, {pays: 1, **{col: -1.0 for col in paid}})  # only then
-        back = all_paid.get((b, a), {})
-        limit = queues.bilateral.get((a, b, cur), 0)
-        if limit:
-            room = float(limit - queues._position(a, b, cur))
-            row = {**paid, pays: big}
-            for col, amount in back.items():
-                row[col] = row.get(col, 0.0) - amount
-            milp.row(-float("inf"), room + big, row)
-        elif queues.multilateral.get((a, cur), 0):
-            counted = milp.var(0, float("inf"))  # inflow from b that counts: only if paid
-            milp.row(
-                -float("inf"), 0, {counted: 1, **{col: -amount for col, amount in back.items()}}
-            )
-            milp.row(-float("inf"), 0, {counted: 1, pays: -big})
-            out = multilateral_out.setdefault(a, {})
-            for col, amount in paid.items():
-                out[col] = out.get(col, 0.0) + amount
-            out[counted] = out.get(counted, 0.0) - 1.0
-    for a, out in multilateral_out.items():
-        limit = queues.multilateral[(a, cur)]
-        room = max(0, limit - queues._multilateral_position(a, cur))
-        milp.row(-float("inf"), float(room), out)
 
 
 # --- a business day: liquidity used with and without the LSM --------------------------------------

@@ -1098,6 +1098,14 @@ app.add_typer(reserve_app, name="reserve")
 app.add_typer(lending_app, name="lending")
 
 
+# --- lsm: the optimiser beyond FIFO, journaled as SettleSets (its command is in cli_lsm.py) --
+
+# cli_lsm imports only typer and rich at module level, so --help stays fast.
+from interbank.cli_lsm import lsm_app  # noqa: E402
+
+app.add_typer(lsm_app, name="lsm")
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
