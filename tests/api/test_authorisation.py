@@ -25,6 +25,7 @@ from interbank.engine.commands import Issue, OpenAccount, Payment
 from interbank.iso20022 import build
 
 from .conftest import ACCOUNT_A, ACCOUNT_B, ACCOUNT_CB, AS, BANK_A, BANK_B, CB
+from .institutions_world import build_institutions
 
 ROLES = ("bank-a", "central", "op-alice", "auditor")
 ACCOUNT_A_USD = 602
@@ -70,6 +71,7 @@ def build_world(service: Service, client: TestClient) -> World:
             answer = client.post("/v1/payments", json=body, headers=AS[role])
             assert answer.json()["status"] == "PDNG", answer.text
             waiting[(action, role)] = body["id"]
+    build_institutions(service.gateway.db)
     proposals = {}
     for decision in ("approve", "reject"):
         for holder in ("op-alice", "op-bob"):
@@ -104,6 +106,11 @@ OPERATOR = frozenset({("op-alice", True), ("op-alice", False)})
 OVERSIGHT = OPERATOR | {("auditor", True), ("auditor", False)}
 EVERYONE = frozenset((r, o) for r in ROLES for o in (True, False))
 OTHERS_PROPOSAL = frozenset({("op-alice", False)})
+RESERVE = OVERSIGHT | {("central", True), ("central", False)}
+RESERVE_OWN = OVERSIGHT | {("central", True)}
+# The loans of the institutions' world: bank A's, the central bank's.
+OWN_LOAN = {"bank-a": "L-A", "central": "L-C"}
+OTHER_LOAN = {"bank-a": "L-C", "central": "L-A"}
 
 
 def _account(role: str, own: bool) -> int:
@@ -129,6 +136,14 @@ def _waiting(world: World, action: str, role: str, own: bool) -> str:
         return world.waiting[(action, "bank-a")]
     owner = role if own else ("central" if role == "bank-a" else "bank-a")
     return world.waiting[(action, owner)]
+
+
+def _loan(role: str, own: bool) -> str:
+    return (OWN_LOAN if own else OTHER_LOAN).get(role, "L-A")
+
+
+def _bic(role: str, own: bool) -> str:
+    return (OWNER_BIC if own else OTHER_BIC).get(role, BANK_A)
 
 
 def _transfer(role: str, own: bool) -> dict[str, Any]:
@@ -227,6 +242,36 @@ CASES: dict[str, tuple[Callable[[World, str, bool], Request], frozenset[tuple[st
         OPERATOR,
     ),
     "get metrics": (lambda w, r, o: ("GET", "/metrics", None), OVERSIGHT),
+    "get reserve rulebook": (lambda w, r, o: ("GET", "/v1/reserve/rulebook", None), RESERVE),
+    "get reserve member": (
+        lambda w, r, o: ("GET", f"/v1/reserve/members/{'CN' if o or r != 'central' else 'BR'}", None),
+        RESERVE_OWN,
+    ),
+    "get reserve drawing": (
+        lambda w, r, o: ("GET", f"/v1/reserve/drawings/{'R-0001' if o else 'R-0002'}", None), RESERVE,
+    ),
+    "post reserve drawing": (
+        lambda w, r, o: ("POST", "/v1/reserve/drawings",
+                         {"member": "CN" if o else "BR", "amount": "1000.00", "on": "2025-01-03"}),
+        CENTRAL_ONLY,
+    ),
+    "post reserve vote": (
+        lambda w, r, o: ("POST", "/v1/reserve/drawings/R-0002/votes",
+                         {"member": "CN" if o else "BR", "approve": True, "on": "2025-01-03"}),
+        CENTRAL_ONLY,
+    ),
+    "get loan schedule": (lambda w, r, o: ("GET", f"/v1/lending/loans/{_loan(r, o)}/schedule", None), READ),
+    "get loan statement": (lambda w, r, o: ("GET", f"/v1/lending/loans/{_loan(r, o)}/statement", None), READ),
+    "get portfolio": (
+        lambda w, r, o: ("GET", "/v1/lending/portfolio" if o else f"/v1/lending/portfolio?borrower={_bic(r, o)}", None),
+        READ,
+    ),
+    "post loan cancel": (
+        lambda w, r, o: ("POST", f"/v1/lending/loans/{_loan(r, o)}/cancel", {"amount": "1.00", "on": "2024-01-02"}),
+        OPERATOR,
+    ),
+    "get rating": (lambda w, r, o: ("GET", f"/v1/ratings/{_bic(r, o)}", None), READ),
+    "get rating history": (lambda w, r, o: ("GET", f"/v1/ratings/{_bic(r, o)}/history", None), READ),
 }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interbank.api import access, operator, participant
+from interbank.api import access, institutions, operator, participant
 from interbank.api.context import caller, route_of, service_of
 from interbank.api.direct import HANDLERS, handle
 from interbank.api.errors import ERROR_SCHEMA, ApiError, error_body, error_response
@@ -69,6 +69,7 @@ def create_app(service: Service) -> ASGIApp:
     app.state.service = service
     app.include_router(participant.router)
     app.include_router(operator.router)
+    app.include_router(institutions.router)
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, error: ApiError) -> Response:
