@@ -353,3 +353,55 @@ def test_the_plain_transfer_reader_agrees_with_command_json() -> None:
             assert slow.id_json == fast.id_json and slow.claims == fast.claims
 
     agree()
+
+
+def test_plain_transfer_batches_take_the_columnar_path_with_the_same_answers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interbank.api import participant
+
+    columnar: list[int] = []
+    original = participant.Batch.of_transfers
+
+    def spy(*args: object, **kwargs: object) -> object:
+        columnar.append(len(args[1]))  # type: ignore[arg-type]
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(participant.Batch, "of_transfers", staticmethod(spy))
+
+    def plain(command_id: int, amount_minor: int, credit: int = ACCOUNT_B) -> dict[str, object]:
+        return {"type": "transfer", "id": command_id, "debit_account_id": ACCOUNT_A,
+                "credit_account_id": credit, "amount_minor": amount_minor}  # fmt: skip
+
+    rows = [plain(9_001, 100), plain(9_002, 10**12), plain(9_003, 5, credit=999_999)]
+    answer = client.post("/v1/batches", json={"commands": rows}, headers=AS["bank-a"])
+    assert answer.status_code == 200 and columnar == [3]
+    results = answer.json()["results"]
+    assert [(r["line"], r["id"], r["status"], r["code"], r["replayed"]) for r in results] == [
+        (1, 9_001, "ACSC", None, False), (2, 9_002, "RJCT", "AM04", False),
+        (3, 9_003, "RJCT", "AC01", False),
+    ]  # fmt: skip
+    assert len({r["timestamp_ns"] for r in results}) == 1
+    # The same rows through the general path (one row not plain) answer the same words.
+    general = client.post(
+        "/v1/batches", json={"commands": [*rows, {**plain(9_004, 1), "linked": False}]},
+        headers=AS["bank-a"],
+    )  # fmt: skip
+    assert columnar == [3]
+    again = general.json()["results"]
+    for first, second in zip(results, again[:3], strict=True):
+        assert {**first, "replayed": True, "timestamp_ns": 0} == {**second, "timestamp_ns": 0}
+    assert balance(client, ACCOUNT_A, "bank-a") == FUNDS_A_MINOR - 101
+    # Refusals stay whole and reason-coded: another's account, a duplicate key.
+    theirs = {**plain(9_010, 1), "debit_account_id": ACCOUNT_B, "credit_account_id": ACCOUNT_A}
+    refused = client.post("/v1/batches", json={"commands": [plain(9_011, 1), theirs]},
+                          headers=AS["bank-a"])  # fmt: skip
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "AG01"
+    duplicate = (
+        b'{"commands": [{"type": "transfer", "id": 9020, "id": 9021, '
+        b'"debit_account_id": 601, "credit_account_id": 701, "amount_minor": 1}]}'
+    )
+    bad = client.post("/v1/batches", content=duplicate,
+                      headers={**AS["bank-a"], "Content-Type": "application/json"})  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "FF01"
+    assert balance(client, ACCOUNT_A, "bank-a") == FUNDS_A_MINOR - 101

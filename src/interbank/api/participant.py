@@ -11,10 +11,13 @@ reaches the network.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import time
 import uuid
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
@@ -26,7 +29,7 @@ from interbank.api.errors import ApiError, error_body
 from interbank.api.identity import Identity, Role
 from interbank.api.service import AccountInfo, CommandRequest, Committed, Service, body_sha256
 from interbank.command_json import CommandJsonError, ParsedCommand, id_to_json
-from interbank.engine import Result, ResultCode
+from interbank.engine import Batch, Result, ResultCode
 from interbank.engine.commands import (
     ACCOUNT_ID_MAX,
     COMMAND_ID_MAX,
@@ -88,8 +91,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _json(value: Any, status: int = 200) -> Response:
-    import json
-
     return Response(json.dumps(value, ensure_ascii=False).encode(), status, media_type=_JSON)
 
 
@@ -246,7 +247,7 @@ async def _prepared(
 
 async def _submit(service: Service, request: CommandRequest) -> Committed:
     try:
-        future = service.commands.submit(request, len(request.commands))
+        future = service.commands.submit(request, request.rows)
     except Overloaded as error:
         raise overloaded(service, error) from None
     answer = await answered(service, future)
@@ -271,6 +272,15 @@ def _answer_of(code: ResultCode) -> tuple[str, str | None, str, str]:
 
 
 _ANSWER_OF = {int(code): _answer_of(code) for code in ResultCode}
+# The same row as ``_json(_result_json(...))`` writes it, with its fixed parts computed once.
+_ROW_FORMAT = '{"line": %d, "id": %d, %s, "replayed": %s, "timestamp_ns": %d}'
+_ANSWER_TEXT = {
+    code: json.dumps(
+        {"status": status, "code": reason, "reason": text, "result": name}, ensure_ascii=False
+    )[1:-1]
+    for code, (status, reason, text, name) in _ANSWER_OF.items()
+}
+_BOOL_TEXT = {0: "false", 1: "true"}  # False and True hash as 0 and 1
 
 
 def _results(ids: list[command_json.IdJson], committed: Committed) -> list[dict[str, Any]]:
@@ -308,6 +318,9 @@ async def batch_of_commands(
 ) -> Response:
     """A batch request; shared by the route and the direct path (``direct``)."""
     access.require_role(identity, route, access.PAYING)
+    plain = _plain_batch(body, service.settings.batch_commands_max)
+    if plain is not None:
+        return await _plain_transfers(service, identity, route, *plain)
     value = bodies.json_object(body)
     commands = value.get("commands")
     if set(value) != {"commands"} or not isinstance(commands, list):
@@ -316,6 +329,109 @@ async def batch_of_commands(
     prepared, ids = await _prepared(service, identity, route, commands, allowed)
     committed = await _submit(service, prepared)
     return _json({"results": _results(ids, committed)})
+
+
+# --- the batch route's columnar path for plain transfers ---------------------------------------
+#
+# A batch of 4,096 plain transfers cost ~17 µs of server CPU per row through the general
+# path (a Python hook per JSON object, a Transfer, ``Batch.of`` and a result dict per row).
+# When every row is a plain transfer (``_plain_transfer``'s five integer fields), the body
+# is decoded once by the C decoder, checked by columns and submitted as
+# ``Batch.of_transfers``; the answer is the same document, written from the code columns.
+# Anything else (a bad row, another type, a duplicate key) takes the general path, which
+# says what is wrong exactly as before.
+
+# A key is a string followed by a colon; string contents can only add to this count, so
+# "as many matches as keys decoded" proves that no key appeared twice.
+_KEY = re.compile(rb'"[ \t\n\r]*:')
+_ROW_KEYS = len(_PLAIN_TRANSFER_FIELDS)
+
+
+def _plain_batch(
+    body: bytes, rows_max: int
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray] | None:
+    """``{"commands": [...]}`` of plain transfers only, as id list and account/amount
+    columns; None when anything differs (the general path then reads the body)."""
+    try:
+        value = json.loads(body.decode("utf-8"), parse_float=_refuse, parse_constant=_refuse)
+    except (ValueError, RecursionError, _NotPlain):
+        return None
+    if type(value) is not dict or len(value) != 1:
+        return None
+    rows = value.get("commands")
+    if type(rows) is not list or not 0 < len(rows) <= rows_max:
+        return None
+    if set(map(type, rows)) != {dict} or set(map(len, rows)) != {_ROW_KEYS}:
+        return None
+    if len(_KEY.findall(body)) != 1 + _ROW_KEYS * len(rows):
+        return None  # a duplicate key (or a colon inside a string): read strictly
+    try:
+        kinds = {row["type"] for row in rows}
+        ids = [row["id"] for row in rows]
+        debit = [row["debit_account_id"] for row in rows]
+        credit = [row["credit_account_id"] for row in rows]
+        amount = [row["amount_minor"] for row in rows]
+    except (KeyError, TypeError):
+        return None
+    if kinds != {"transfer"}:
+        return None
+    # ``type(x) is int`` per column (bools and Decimals are not plain), at C speed.
+    if any(set(map(type, column)) != {int} for column in (ids, debit, credit, amount)):
+        return None
+    try:
+        columns = [np.array(c, dtype=np.int64) for c in (ids, debit, credit, amount)]
+    except OverflowError:
+        return None  # past 2**63-1: the general path reads (or refuses) it
+    id_array, debit_array, credit_array, amount_array = columns
+    if not (
+        (id_array > 0).all()
+        and (debit_array > 0).all()
+        and (credit_array > 0).all()
+        and (amount_array > 0).all()
+        and (amount_array <= AMOUNT_MINOR_MAX).all()
+    ):
+        return None
+    return ids, debit_array, credit_array, amount_array
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _refuse(_text: str) -> Any:
+    raise _NotPlain
+
+
+async def _plain_transfers(
+    service: Service,
+    identity: Identity,
+    route: str,
+    ids: list[int],
+    debit: np.ndarray,
+    credit: np.ndarray,
+    amount: np.ndarray,
+) -> Response:
+    """Authorise per debit account (first refused in row order, as the general path),
+    submit as one columnar request, answer from the result columns."""
+    accounts, first_rows = np.unique(debit, return_index=True)
+    for account_id in accounts[np.argsort(first_rows)].tolist():
+        known = service.account_cached(account_id)
+        if known is not None:
+            access.require_account_debit(identity, route, known)
+        else:
+            await _debit_account(service, identity, route, account_id)
+    id_array = np.array(ids, dtype=np.int64).view(np.uint64)
+    batch = Batch.of_transfers(np.zeros(len(ids), dtype=np.uint64), id_array, debit, credit, amount)
+    committed = await _submit(service, CommandRequest((), (), batch))
+    stamp = committed.timestamp_ns
+    rows = [
+        _ROW_FORMAT % (line, command_id, _ANSWER_TEXT[code], _BOOL_TEXT[again], stamp)
+        for line, command_id, code, again in zip(
+            range(1, len(ids) + 1), ids, committed.codes, committed.replayed, strict=True
+        )
+    ]
+    text = '{"results": [' + ", ".join(rows) + "]}"
+    return Response(text.encode(), 200, media_type=_JSON)
 
 
 @router.post(

@@ -64,6 +64,13 @@ class CommandRequest:
 
     commands: tuple[Command, ...]
     records: tuple[PaymentRecord, ...] = ()
+    # Plain transfers already in columns (the batch route's fast path); then
+    # ``commands`` is empty and the rows are the batch's.
+    batch: Batch | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.commands) if self.batch is None else len(self.batch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +227,7 @@ class Service:
 
     async def submit(self, request: CommandRequest) -> Committed:
         """The request's results, once durable; ApiError when refused as a whole."""
-        answer = await self.commands.submit(request, len(request.commands))
+        answer = await self.commands.submit(request, request.rows)
         if isinstance(answer, ApiError):
             raise answer
         return answer
@@ -232,9 +239,8 @@ class Service:
             # Before the journal, as the gateway archives a message before its commands:
             # a payment the network acknowledged always has its record.
             self.views.archive([], payments=records)
-        commands = [command for request in requests for command in request.commands]
         try:
-            result = self.node.submit_batch(Batch.of(commands))
+            result = self.node.submit_batch(_group_batch(requests))
         except CommandFormatError as error:
             if len(requests) == 1:
                 return [ApiError(422, error.reason_code, error.text)]
@@ -245,7 +251,7 @@ class Service:
         answers: list[Committed | ApiError] = []
         offset = 0
         for request in requests:
-            end = offset + len(request.commands)
+            end = offset + request.rows
             answers.append(
                 Committed(
                     request.commands, codes[offset:end], replayed[offset:end], result.timestamp_ns
@@ -316,6 +322,24 @@ class Service:
             sha256=body_sha256,
             received_ns=time.time_ns(),
         )
+
+
+def _group_batch(requests: list[CommandRequest]) -> Batch:
+    """The group's rows in order: typed commands through ``Batch.of``, columnar requests
+    as they are (CommandFormatError names a row of its own run of typed commands)."""
+    parts: list[Batch] = []
+    pending: list[Command] = []
+    for request in requests:
+        if request.batch is None:
+            pending.extend(request.commands)
+            continue
+        if pending:
+            parts.append(Batch.of(pending))
+            pending = []
+        parts.append(request.batch)
+    if pending or not parts:
+        parts.append(Batch.of(pending))
+    return Batch.concat(parts)
 
 
 def refusal(identity: Identity | None, route: str, status: int, text: str) -> None:
