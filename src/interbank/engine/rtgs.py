@@ -689,10 +689,18 @@ class _Run:
         self.payers: dict[int, set[int]] = {}
         self.currency = payments[0].currency if payments else -1
         self.owners: dict[int, int] = {}  # account slot -> participant, looked up once
+        self.free_cache: dict[int, int] = {}
         self.multilateral_base: dict[int, int] = {}
         for w in payments:
             self._book(w, +1)
             self.payers.setdefault(w.credit, set()).add(w.debit)
+
+    def _free(self, slot: int) -> int:
+        # Balances do not move during a run: read each account's liquidity once.
+        free = self.free_cache.get(slot)
+        if free is None:
+            free = self.free_cache[slot] = self.q._free(slot)
+        return free
 
     def _owner(self, slot: int) -> int:
         owner = self.owners.get(slot)
@@ -741,8 +749,7 @@ class _Run:
 
     def slack(self, slot: int) -> int:
         """Liquidity left for one more normal payment of this sender in this set."""
-        q = self.q
-        return q._free(slot) + self.delta.get(slot, 0) - q._reserve_needed(slot, NORMAL)
+        return self._free(slot) + self.delta.get(slot, 0) - self.q._reserve_needed(slot, NORMAL)
 
     def deficit(self, slot: int) -> int:
         """How much liquidity the slot lacks for what it sends in this set (0: none)."""
@@ -754,7 +761,7 @@ class _Run:
             lowest = self.queues[slot][included - 1].priority
         else:
             return 0
-        return max(0, q._reserve_needed(slot, lowest) - q._free(slot) - self.delta.get(slot, 0))
+        return max(0, q._reserve_needed(slot, lowest) - self._free(slot) - self.delta.get(slot, 0))
 
     def sender_ok(self, slot: int) -> bool:
         q = self.q
@@ -765,7 +772,7 @@ class _Run:
         if not q._usable(slot):
             return False
         lowest = NORMAL if extra else self.queues[slot][included - 1].priority
-        if q._free(slot) + self.delta.get(slot, 0) < q._reserve_needed(slot, lowest):
+        if self._free(slot) + self.delta.get(slot, 0) < q._reserve_needed(slot, lowest):
             return False
         if lowest != NORMAL or not (q.bilateral or q.multilateral):
             return True
