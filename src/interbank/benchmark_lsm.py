@@ -57,6 +57,7 @@ from interbank.engine.commands import (
     ResolveGridlock,
 )
 from interbank.lsm_optimiser import Milp, propose_settle_set
+from interbank.sim.simulate import liquidity_bounds
 
 FIGURE_KEYS: tuple[str, ...] = (
     "lsm_fifo_ratio_min",
@@ -385,13 +386,8 @@ def plan_day(rng: random.Random, banks: int, payments: int) -> list[DayPayment]:
 def day_bounds(day: Sequence[DayPayment], banks: int) -> tuple[list[int], list[int]]:
     """Per bank: the lower bound (its end-of-day net debit position) and the upper bound
     (its largest debit position when every payment settles on arrival)."""
-    balance = [0] * banks
-    lowest = [0] * banks
-    for p in day:
-        balance[p.sender] -= p.amount_minor
-        balance[p.payee] += p.amount_minor
-        lowest[p.sender] = min(lowest[p.sender], balance[p.sender])
-    return [max(0, -b) for b in balance], [-low for low in lowest]
+    lower, upper = liquidity_bounds([(p.sender, p.payee, p.amount_minor) for p in day])
+    return [lower.get(k, 0) for k in range(banks)], [upper.get(k, 0) for k in range(banks)]
 
 
 def _batches(day: Sequence[DayPayment], batch_s: int) -> Iterator[tuple[int, list[DayPayment]]]:
