@@ -1106,6 +1106,14 @@ from interbank.cli_lsm import lsm_app  # noqa: E402
 app.add_typer(lsm_app, name="lsm")
 
 
+# --- simulate: a scenario's business day through the engine (its command is in cli_sim.py) --
+
+# cli_sim imports only typer and rich at module level, so --help stays fast.
+from interbank.cli_sim import simulate_command  # noqa: E402
+
+app.command("simulate")(simulate_command)
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
