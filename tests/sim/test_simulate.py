@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -50,7 +52,7 @@ def _cycle(tmp_path: Path) -> Path:
     return path
 
 
-def _base() -> dict:
+def _base() -> dict[str, Any]:
     return {
         "participants": [
             {"bic": "AAAACNSH", "currency": "CNY", "balance": 10},
@@ -81,7 +83,7 @@ def _base() -> dict:
         (lambda d: d.pop("flows"), "flows"),
     ],
 )  # fmt: skip
-def test_validation_names_the_field(change, field) -> None:
+def test_validation_names_the_field(change: Callable[[Any], Any], field: str) -> None:
     data = _base()
     change(data)
     with pytest.raises(ScenarioError) as error:
@@ -151,3 +153,12 @@ def test_compare_and_usage_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", str(bad)])
     assert result.exit_code == 2
     assert "participants[0].currency" in result.output
+
+
+def test_a_bic_the_engine_refuses_is_a_usage_error(tmp_path: Path) -> None:
+    path = _cycle(tmp_path)
+    path.write_text(path.read_text().replace("AAAACNSH", "AAAAQQSH"))
+    (tmp_path / "cycle.csv").write_text(CYCLE_CSV.replace("AAAACNSH", "AAAAQQSH"))
+    result = CliRunner().invoke(app, ["simulate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "AAAAQQSH" in result.output

@@ -56,7 +56,7 @@ from interbank.engine.commands import (
     SetMultilateralLimit,
     SuspendParticipant,
 )
-from interbank.sim.scenario import Scenario, SimPayment, draw_payments
+from interbank.sim.scenario import Scenario, ScenarioError, SimPayment, draw_payments
 
 _SECOND_NS = 10**9
 DAY_START_NS = 1_764_316_800 * _SECOND_NS  # a fixed day: the engine reads no clock
@@ -269,8 +269,10 @@ def _run_engine(scenario: Scenario, payments: list[SimPayment]) -> SimReport:
     results = engine.execute_many(setup, DAY_START_NS)
     bad = [(c, r) for c, r in zip(setup, results, strict=True) if not r.ok]
     if bad:
-        raise ValueError(f"the engine refused the setup: {bad[0][0]} -> {bad[0][1].text()}")
-    lines = {p.bic: p.credit_line_minor for p in scenario.participants}
+        command, result = bad[0]
+        who = getattr(command, "bic", None) or getattr(command, "account_id", "?")
+        raise ScenarioError(f"participants: the engine refused {who}: {result.text}")
+    lines = {q.bic: q.credit_line_minor for q in scenario.participants}
     timeline = _timeline(scenario, payments)
     by_id: dict[int, SimPayment] = {}
     cursor = 0
@@ -287,11 +289,11 @@ def _run_engine(scenario: Scenario, payments: list[SimPayment]) -> SimReport:
                 elif shock.kind == "default":
                     commands.append(SuspendParticipant(next(next_id), shock.participant))
         while cursor < len(timeline) and timeline[cursor][0] < end_s:
-            p = timeline[cursor][1]
+            pay = timeline[cursor][1]
             cursor += 1
-            command = Payment(next(next_id), account[p.sender], account[p.payee],
-                              p.amount_minor, _PRIORITY[p.priority])  # fmt: skip
-            by_id[command.id] = p
+            command = Payment(next(next_id), account[pay.sender], account[pay.payee],
+                              pay.amount_minor, _PRIORITY[pay.priority])  # fmt: skip
+            by_id[command.id] = pay
             commands.append(command)
         closing = end_s >= scenario.day_s and cursor == len(timeline)
         if closing:
@@ -313,7 +315,7 @@ def _run_engine(scenario: Scenario, payments: list[SimPayment]) -> SimReport:
     return report
 
 
-def _apply(engine: Engine, commands: list[Command], end_s: int, day: _Day,
+def _apply(engine: Engine, commands: Sequence[Command], end_s: int, day: _Day,
            by_id: dict[int, SimPayment], bic_of: dict[int, str]) -> int:  # fmt: skip
     step = _SETTINGS.batch_commands_max
     runs = 0
@@ -322,7 +324,7 @@ def _apply(engine: Engine, commands: list[Command], end_s: int, day: _Day,
     return runs
 
 
-def _apply_one(engine: Engine, commands: list[Command], end_s: int, day: _Day,
+def _apply_one(engine: Engine, commands: Sequence[Command], end_s: int, day: _Day,
                by_id: dict[int, SimPayment], bic_of: dict[int, str]) -> int:  # fmt: skip
     batch = Batch.of(commands)
     result = engine.apply(batch, DAY_START_NS + end_s * _SECOND_NS)
