@@ -98,7 +98,7 @@ def _step_svg(series: list[tuple[str, list[tuple[int, int]]]], day_s: int, title
     """Queue length over time as step lines, one per series, in inline SVG."""
     w, h, pad = 640, 200, 36
     top = max([1] + [n for _, points in series for _, n in points])
-    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img">',
              f'<title>{html.escape(title)}</title>',
              f'<line x1="{pad}" y1="{h - pad}" x2="{w - 8}" y2="{h - pad}" stroke="#888"/>',
@@ -183,6 +183,10 @@ def render_html(reports: list[SimReport]) -> str:
             ["participant", "currency", *keys],
             [[p.bic, p.currency, *(p.as_dict()[k] for k in keys)] for p in ps],
         ))  # fmt: skip
+        waiting = [(p.bic, p.queue) for p in ps if any(n for _, n in p.queue)]
+        if waiting:
+            sections.append("<h3>Payments waiting, by sender</h3>")
+            sections.append(_step_svg(waiting, r.day_s, "payments waiting by sender"))
         sections.append("<h3>Liquidity used against the bounds</h3>")
         sections.append(_bars_svg([(p.bic, p.liquidity_used_minor, p.lower_bound_minor,
                                     p.upper_bound_minor) for p in ps]))  # fmt: skip

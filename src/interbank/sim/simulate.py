@@ -103,6 +103,7 @@ class ParticipantFigures:
         out = {k: v for k, v in self.__dict__.items() if k not in ("delays_s", "queue")}
         out.update(delay_summary(self.delays_s))
         out["queue_max"] = max((n for _, n in self.queue), default=0)
+        out["queue"] = self.queue  # (seconds from the open, waiting) at each change
         return out
 
 
