@@ -16,32 +16,38 @@ input (a file, an option); 3 the network or the records could not be opened; 4
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
     from interbank.lending.bank import DevelopmentBank, StepOutcome
 
+from interbank.cli_records import (
+    DB_DEFAULT,
+    EXIT_NETWORK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    opened,
+    store_path,
+)
+from interbank.cli_records import console as _out
+from interbank.cli_records import day as _day
+from interbank.cli_records import print_json as _print_json
+
 P = ParamSpec("P")
 
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_NETWORK = 3
 EXIT_UNRECONCILED = 4
-PIPE_COLUMNS = 160
-DB_DEFAULT = "./interbank.db"
 
 lending_app = typer.Typer(
     name="lending",
@@ -51,15 +57,6 @@ lending_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        envvar="INTERBANK_DB",
-        metavar="PATH",
-        help="The network (a SQLite file; env INTERBANK_DB).",
-    ),
-]
 StoreOption = Annotated[
     str | None,
     typer.Option("--store", metavar="FILE", help="The bank's records (default: <db>.lending)."),
@@ -68,7 +65,6 @@ OnOption = Annotated[
     str | None,
     typer.Option("--on", metavar="YYYY-MM-DD", help="The date of the step (default today)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 CsvOption = Annotated[
     Path | None, typer.Option("--csv", metavar="FILE", help="Also write the rows as CSV here.")
 ]
@@ -114,62 +110,19 @@ def _usage(read: Callable[[], T], source: object) -> T:
         raise UserError(f"{where}{error.text}", EXIT_USAGE, error.reason_code) from None
 
 
-def _out() -> Console:
-    return Console(
-        highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_COLUMNS
-    )
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
-
-
-def _day(text: str | None, option: str = "--on") -> dt.date:
-    from interbank.cli import UserError
-
-    if text is None:
-        return dt.date.today()  # the edge may read the clock; the bank never does
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{option} {text!r} is not YYYY-MM-DD", EXIT_USAGE, "FF01") from None
-
-
 def _store_path(db: str, store: str | None) -> str:
-    from interbank.cli import UserError
-
-    if store is not None:
-        return store
-    if "://" in db and not db.startswith("sqlite://"):
-        raise UserError("give --store FILE for the bank's records of a server network", EXIT_USAGE)
-    return db.removeprefix("sqlite://") + ".lending"
+    return store_path(db, store, suffix="lending", owner="the bank's")
 
 
-@contextmanager
-def _bank(db: str, store: str | None, *, network: bool) -> Iterator[DevelopmentBank]:
-    from interbank.cli import UserError
+def _bank(db: str, store: str | None, *, network: bool) -> ContextManager[DevelopmentBank]:
     from interbank.lending.bank import DevelopmentBank
-    from interbank.lending.store import DecisionStore
 
-    path = _store_path(db, store)
-    if not Path(path).exists():
-        raise UserError(
-            f"no development bank at {path}; start one with: interbank lending init", EXIT_NETWORK
-        )
-    records = DecisionStore.open(path)
-    try:
-        if not network:
-            yield DevelopmentBank(records)
-            return
-        from interbank.network_port import open_network
-
-        with open_network(db) as net:
-            bank = DevelopmentBank(records, net)
-            for outcome in bank.resume():
-                _say_step(outcome, "resumed ")
-            yield bank
-    finally:
-        records.close()
+    return opened(
+        db, store, suffix="lending", owner="the bank's",
+        missing="no development bank at {path}; start one with: interbank lending init",
+        build=DevelopmentBank, network=network,
+        on_resumed=lambda outcome: _say_step(outcome, "resumed "),
+    )  # fmt: skip
 
 
 def _amount(text: str, code: str) -> int:

@@ -17,28 +17,35 @@ AG01 not allowed, DUPL twice, ...) or the network refused a step (recorded); 2 b
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, ParamSpec
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
     from interbank.reserve.pool import ReservePool, StepOutcome
 
+from interbank.cli_records import (
+    DB_DEFAULT,
+    EXIT_NETWORK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    DbOption,
+    JsonOption,
+    opened,
+    store_path,
+)
+from interbank.cli_records import console as _out
+from interbank.cli_records import day as _day
+from interbank.cli_records import print_json as _print_json
+
 P = ParamSpec("P")
 
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_NETWORK = 3
-PIPE_COLUMNS = 160
 
 reserve_app = typer.Typer(
     name="reserve",
@@ -48,15 +55,6 @@ reserve_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        envvar="INTERBANK_DB",
-        metavar="PATH",
-        help="The network (a SQLite file; env INTERBANK_DB).",
-    ),
-]
 StoreOption = Annotated[
     str | None,
     typer.Option("--store", metavar="FILE", help="The pool's records (default: <db>.reserve)."),
@@ -65,8 +63,6 @@ OnOption = Annotated[
     str | None,
     typer.Option("--on", metavar="YYYY-MM-DD", help="The date of the decision (default today)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-DB_DEFAULT = "./interbank.db"
 
 
 def _guarded(command: Callable[P, None]) -> Callable[P, None]:
@@ -93,65 +89,20 @@ def _guarded(command: Callable[P, None]) -> Callable[P, None]:
     return run
 
 
-def _out() -> Console:
-    return Console(
-        highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_COLUMNS
-    )
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
-
-
-def _day(text: str | None) -> dt.date:
-    from interbank.cli import UserError
-
-    if text is None:
-        return dt.date.today()  # the edge may read the clock; the pool never does
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--on {text!r} is not YYYY-MM-DD", EXIT_USAGE, "FF01") from None
-
-
 def _store_path(db: str, store: str | None) -> str:
-    from interbank.cli import UserError
-
-    if store is not None:
-        return store
-    if "://" in db and not db.startswith("sqlite://"):
-        raise UserError("give --store FILE for the pool's records of a server network", EXIT_USAGE)
-    return db.removeprefix("sqlite://") + ".reserve"
+    return store_path(db, store, suffix="reserve", owner="the pool's")
 
 
-@contextmanager
-def _pool(db: str, store: str | None, *, network: bool) -> Iterator[ReservePool]:
+def _pool(db: str, store: str | None, *, network: bool) -> ContextManager[ReservePool]:
     """The pool's records, with the network open when ``network`` (and resumed)."""
-    from pathlib import Path
-
-    from interbank.cli import UserError
     from interbank.reserve.pool import ReservePool
-    from interbank.reserve.store import DecisionStore
 
-    path = _store_path(db, store)
-    if not Path(path).exists():
-        raise UserError(
-            f"no reserve pool at {path}; start one with: interbank reserve init", EXIT_NETWORK
-        )
-    records = DecisionStore.open(path)
-    try:
-        if not network:
-            yield ReservePool(records)
-            return
-        from interbank.network_port import open_network
-
-        with open_network(db) as net:
-            pool = ReservePool(records, net)
-            for outcome in pool.resume():
-                _say_step(outcome, "resumed ")
-            yield pool
-    finally:
-        records.close()
+    return opened(
+        db, store, suffix="reserve", owner="the pool's",
+        missing="no reserve pool at {path}; start one with: interbank reserve init",
+        build=ReservePool, network=network,
+        on_resumed=lambda outcome: _say_step(outcome, "resumed "),
+    )  # fmt: skip
 
 
 def _units(amount_minor: int, code: str) -> str:
