@@ -16,7 +16,6 @@ input (a file, an option); 3 the network or the records could not be opened; 4
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
@@ -33,11 +32,11 @@ if TYPE_CHECKING:
 
 from interbank.cli_records import (
     DB_DEFAULT,
-    EXIT_NETWORK,
     EXIT_REFUSED,
     EXIT_USAGE,
     DbOption,
     JsonOption,
+    guarded,
     opened,
     store_path,
 )
@@ -74,25 +73,15 @@ HtmlOption = Annotated[
 ]
 
 
+def _lending_errors() -> tuple[dict[type[Exception], int], tuple[type[Exception], ...]]:
+    from interbank.lending.store import StoreError
+    from interbank.lending.terms import LendingError
+
+    return {LendingError: EXIT_REFUSED}, (StoreError,)
+
+
 def _guarded(command: Callable[P, None]) -> Callable[P, None]:
-    """One line and an exit code for every error a user can meet; no traceback."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        from interbank.cli import UserError, _user_errors
-        from interbank.lending.store import StoreError
-        from interbank.lending.terms import LendingError
-
-        db = kwargs.get("db")
-        with _user_errors(db if isinstance(db, str) else None):
-            try:
-                command(*args, **kwargs)
-            except LendingError as error:
-                raise UserError(error.text, EXIT_REFUSED, error.reason_code) from None
-            except StoreError as error:
-                raise UserError(str(error), EXIT_NETWORK) from None
-
-    return run
+    return guarded(command, _lending_errors)
 
 
 T = TypeVar("T")

@@ -9,12 +9,13 @@ inside the pool or the bank.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,6 +42,7 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def console() -> Console:
@@ -109,3 +111,33 @@ def opened(
             yield institution
     finally:
         records.close()
+
+
+def guarded(
+    command: Callable[P, None],
+    errors: Callable[[], tuple[dict[type[Exception], int], tuple[type[Exception], ...]]],
+) -> Callable[P, None]:
+    """One line and an exit code for every error a user can meet; no traceback.
+
+    ``errors`` (called lazily, so heavy parts load only when a command runs) gives the
+    part's refusals, each with its exit code (they carry ``text`` and ``reason_code``),
+    and the errors that mean its records cannot be used (exit 3, their own message).
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        from interbank.cli import UserError, _user_errors
+
+        coded, unusable = errors()
+        db = kwargs.get("db")
+        with _user_errors(db if isinstance(db, str) else None):
+            try:
+                command(*args, **kwargs)
+            except tuple(coded) as error:
+                exit_code = next(code for kind, code in coded.items() if isinstance(error, kind))
+                text, reason = error.text, error.reason_code  # type: ignore[attr-defined]
+                raise UserError(text, exit_code, reason) from None
+            except unusable as error:
+                raise UserError(str(error), EXIT_NETWORK) from None
+
+    return run

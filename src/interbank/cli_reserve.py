@@ -17,7 +17,6 @@ AG01 not allowed, DUPL twice, ...) or the network refused a step (recorded); 2 b
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
@@ -32,11 +31,11 @@ if TYPE_CHECKING:
 
 from interbank.cli_records import (
     DB_DEFAULT,
-    EXIT_NETWORK,
     EXIT_REFUSED,
     EXIT_USAGE,
     DbOption,
     JsonOption,
+    guarded,
     opened,
     store_path,
 )
@@ -65,28 +64,16 @@ OnOption = Annotated[
 ]
 
 
+def _reserve_errors() -> tuple[dict[type[Exception], int], tuple[type[Exception], ...]]:
+    from interbank.reserve.rulebook import RulebookError
+    from interbank.reserve.rules import ReserveError
+    from interbank.reserve.store import StoreError
+
+    return {ReserveError: EXIT_REFUSED, RulebookError: EXIT_USAGE}, (StoreError,)
+
+
 def _guarded(command: Callable[P, None]) -> Callable[P, None]:
-    """One line and an exit code for every error a user can meet; no traceback."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        from interbank.cli import UserError, _user_errors
-        from interbank.reserve.rulebook import RulebookError
-        from interbank.reserve.rules import ReserveError
-        from interbank.reserve.store import StoreError
-
-        db = kwargs.get("db")
-        with _user_errors(db if isinstance(db, str) else None):
-            try:
-                command(*args, **kwargs)
-            except ReserveError as error:
-                raise UserError(error.text, EXIT_REFUSED, error.reason_code) from None
-            except RulebookError as error:
-                raise UserError(error.text, EXIT_USAGE, error.reason_code) from None
-            except StoreError as error:
-                raise UserError(str(error), EXIT_NETWORK) from None
-
-    return run
+    return guarded(command, _reserve_errors)
 
 
 def _store_path(db: str, store: str | None) -> str:
